@@ -1,0 +1,111 @@
+/// The architectures prunesweep trains, named as on the command line:
+/// `lenet5` or `mlp:300,100` (hidden widths; input and output come from the data).
+public enum Architecture: Equatable, Sendable, CustomStringConvertible {
+    case lenet5
+    case mlp([Int])
+
+    public init(parsing text: String) throws {
+        if text == "lenet5" { self = .lenet5; return }
+        if text.hasPrefix("mlp:") {
+            let parts = text.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false)
+            let widths = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+            if !parts.isEmpty, widths.count == parts.count, widths.allSatisfy({ $0 > 0 }) {
+                self = .mlp(widths); return
+            }
+        }
+        throw ArchitectureError(text: text)
+    }
+
+    public var description: String {
+        switch self {
+        case .lenet5: "lenet5"
+        case .mlp(let w): "mlp:" + w.map(String.init).joined(separator: ",")
+        }
+    }
+}
+
+public struct ArchitectureError: Error, CustomStringConvertible {
+    public let text: String
+    public var description: String { "unknown architecture '\(text)': expected lenet5 or mlp:W1,W2,... (positive hidden widths)" }
+}
+
+import Foundation
+
+/// A feed-forward network: layers in order, parameters in one flat store.
+/// LeNet5 is the pruning paper's: conv 1->6 k5 pad 2, maxpool 2, conv 6->16 k5,
+/// maxpool 2, fc 400->120->84->10, ReLU between (PyTorch names conv1..fc3).
+public final class Model {
+    public let architecture: Architecture
+    public let classes: Int
+    let layers: [Layer]
+    /// Index of the layer whose input is the penultimate representation.
+    let headIndex: Int
+    let imageSide: Int
+    public let store: ParameterStore
+
+    public init(_ architecture: Architecture, inputSide: Int = 28, classes: Int = 10, seed: UInt64 = 0) {
+        self.architecture = architecture
+        self.classes = classes
+        imageSide = inputSide
+        switch architecture {
+        case .lenet5:
+            let conv1 = Conv2d("conv1", 1, 6, kernel: 5, padding: 2)
+            conv1.computesInputGrad = false
+            let side = ((inputSide / 2) - 4) / 2
+            layers = [conv1, ReLU(), MaxPool2d(2),
+                      Conv2d("conv2", 6, 16, kernel: 5), ReLU(), MaxPool2d(2), Flatten(),
+                      Linear("fc1", 16 * side * side, 120), ReLU(),
+                      Linear("fc2", 120, 84), ReLU(),
+                      Linear("fc3", 84, classes)]
+        case .mlp(let hidden):
+            var ls: [Layer] = []
+            var width = inputSide * inputSide
+            for (i, h) in hidden.enumerated() {
+                ls += [Linear("fc\(i + 1)", width, h), ReLU()]
+                width = h
+            }
+            ls.append(Linear("fc\(hidden.count + 1)", width, classes))
+            layers = ls
+        }
+        headIndex = layers.count - 1
+        store = ParameterStore(layers.flatMap { $0.parameters })
+        store.initialize(seed: seed)
+    }
+
+    public var parameters: [Parameter] { store.parameters }
+
+    /// An independent copy with the same values and masks.
+    public func copy() -> Model {
+        let m = Model(architecture, inputSide: imageSide, classes: classes)
+        for (a, b) in zip(m.parameters, parameters) { a.setMask(b.mask) }
+        _ = m.store.values.update(fromContentsOf: store.values)
+        return m
+    }
+
+    func input(_ images: [Float], batch: Int) -> Tensor {
+        switch architecture {
+        case .lenet5: Tensor(shape: [1, batch, imageSide, imageSide], data: images)  // one channel: [C,B,H,W] == [B,H,W]
+        case .mlp: Tensor(shape: [batch, imageSide * imageSide], data: images)
+        }
+    }
+
+    /// Logits [batch, classes] for `batch` images given as rows of pixels.
+    public func forward(_ images: [Float], batch: Int, training: Bool = false) -> Tensor {
+        var x = input(images, batch: batch)
+        for l in layers { x = l.forward(x, training: training) }
+        return x
+    }
+
+    /// The activations entering the last linear layer [batch, width], and the logits.
+    public func forwardWithPenultimate(_ images: [Float], batch: Int) -> (penultimate: Tensor, logits: Tensor) {
+        var x = input(images, batch: batch)
+        for l in layers[..<headIndex] { x = l.forward(x, training: false) }
+        return (x, layers[headIndex].forward(x, training: false))
+    }
+
+    /// Adds dLoss/dParameters into the grad buffers, from dLoss/dLogits.
+    public func backward(_ dLogits: Tensor) {
+        var d = dLogits
+        for l in layers.reversed() { d = l.backward(d) }
+    }
+}

@@ -1,0 +1,51 @@
+import Foundation
+import TensorStore
+
+/// Models as safetensors with PyTorch's names and layouts, so
+/// `module.load_state_dict(safetensors.torch.load_file(path))` works on the
+/// equivalent PyTorch module. A mask travels as `<name>_mask` (the name
+/// torch.nn.utils.prune uses); the architecture is in `__metadata__`.
+extension Model {
+    public func safetensors(metadata: [String: String] = [:]) -> Safetensors {
+        var tensors = parameters.map { NamedTensor(name: $0.name, shape: $0.shape, floats: $0.values) }
+        for p in parameters { if let m = p.mask { tensors.append(NamedTensor(name: p.name + "_mask", shape: p.shape, floats: m)) } }
+        var meta = metadata
+        meta["format"] = "pt"
+        meta["architecture"] = architecture.description
+        meta["classes"] = String(classes)
+        meta["input_side"] = String(imageSide)
+        return Safetensors(tensors: tensors, metadata: meta)
+    }
+
+    public convenience init(_ file: Safetensors, source: String) throws {
+        func fail(_ p: String) -> SafetensorsError { SafetensorsError(source: source, problem: p) }
+        guard let archText = file.metadata["architecture"] else { throw fail("no 'architecture' in __metadata__ (not written by prunesweep?)") }
+        let arch: Architecture
+        do { arch = try Architecture(parsing: archText) } catch { throw fail("\(error)") }
+        let classes = Int(file.metadata["classes"] ?? "10") ?? 10
+        let side = Int(file.metadata["input_side"] ?? "28") ?? 28
+        self.init(arch, inputSide: side, classes: classes)
+        for p in parameters {
+            guard let t = file[p.name] else { throw fail("missing tensor '\(p.name)' for \(arch)") }
+            guard t.shape == p.shape, t.dtype == .F32 else {
+                throw fail("tensor '\(p.name)' is \(t.dtype.rawValue) \(t.shape), expected F32 \(p.shape)")
+            }
+            p.setMask(nil)
+            p.copy(from: t.floats)
+            if let m = file[p.name + "_mask"] {
+                guard m.shape == p.shape else { throw fail("mask '\(m.name)' has shape \(m.shape), expected \(p.shape)") }
+                let values = m.floats
+                guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("mask '\(m.name)' has entries other than 0 and 1") }
+                p.setMask(values)
+            }
+        }
+    }
+
+    public func save(to path: String, metadata: [String: String] = [:]) throws {
+        try AtomicFile.write(safetensors(metadata: metadata).encode(), to: path)
+    }
+
+    public static func load(path: String) throws -> Model {
+        try Model(Safetensors.decode(AtomicFile.read(path), source: path), source: path)
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct Prunesweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Reproducible sweeps of pruning and knowledge-distillation experiments.",
+        version: toolVersion,
+        subcommands: [Train.self, Eval.self])
+}
+
+let toolVersion = "0.1.0"

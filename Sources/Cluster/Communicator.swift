@@ -149,6 +149,8 @@ public enum World {
         if launchedByMPI {
             var provided: Int32 = 0
             try check("Init_thread", ps_init(&provided))
+            // every rank must finalize or mpirun reports an abnormal end
+            atexit { World.finalize() }
             c = try Communicator(handle: 0)
         } else {
             c = try Communicator(handle: nil)

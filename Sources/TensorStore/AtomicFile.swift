@@ -14,6 +14,12 @@ public struct FileError: Error, CustomStringConvertible {
 /// old file or the whole new one, never a part, and a crash leaves no torn file.
 public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String) throws {
+        try write(chunks: [bytes], to: path)
+    }
+
+    /// The file is the chunks one after another (e.g. a header, then tensors'
+    /// own buffers, so nothing is copied into one big array first).
+    public static func write(chunks: [[UInt8]], to path: String) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = "\(dir.isEmpty ? "." : dir)/.\((path as NSString).lastPathComponent).tmp.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -22,15 +28,17 @@ public enum AtomicFile {
         defer { if !ok { unlink(tmp) } }
         do {
             defer { close(fd) }
-            try bytes.withUnsafeBytes { raw in
-                var off = 0
-                while off < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw FileError(path: path, problem: "write failed: \(String(cString: strerror(errno)))")
+            for bytes in chunks {
+                try bytes.withUnsafeBytes { raw in
+                    var off = 0
+                    while off < raw.count {
+                        let n = Glibc.write(fd, raw.baseAddress! + off, raw.count - off)
+                        if n < 0 {
+                            if errno == EINTR { continue }
+                            throw FileError(path: path, problem: "write failed: \(String(cString: strerror(errno)))")
+                        }
+                        off += n
                     }
-                    off += n
                 }
             }
             guard fsync(fd) == 0 else { throw FileError(path: path, problem: "fsync failed: \(String(cString: strerror(errno)))") }

@@ -19,6 +19,18 @@ public struct Safetensors: Equatable {
     /// The file's bytes: tensors in the given order, keys in a fixed order, so
     /// the same tensors and metadata always give the same bytes.
     public func encode() -> [UInt8] {
+        var out = encodeHeader()
+        out.reserveCapacity(out.count + dataSize)
+        for t in tensors { out += t.bytes }
+        return out
+    }
+
+    /// Bytes in the data section (the sum of the tensors' sizes).
+    public var dataSize: Int { tensors.reduce(0) { $0 + $1.bytes.count } }
+
+    /// The 8-byte length and the padded JSON header: `encode()` minus the data
+    /// section, so a writer can send the tensors' own buffers after it.
+    public func encodeHeader() -> [UInt8] {
         var entries: [String] = []
         if !metadata.isEmpty {
             let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
@@ -33,68 +45,99 @@ public struct Safetensors: Equatable {
         var header = Array("{\(entries.joined(separator: ","))}".utf8)
         while header.count % 8 != 0 { header.append(0x20) }
         var out = [UInt8]()
-        out.reserveCapacity(8 + header.count + offset)
+        out.reserveCapacity(8 + header.count)
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
         out += header
-        for t in tensors { out += t.bytes }
         return out
     }
 
     /// Parses and validates; every violation of the format is an error naming `source`.
     public static func decode(_ bytes: [UInt8], source: String) throws -> Safetensors {
-        func fail(_ problem: String) -> SafetensorsError { SafetensorsError(source: source, problem: problem) }
-        guard bytes.count >= 8 else { throw fail("file is \(bytes.count) bytes, shorter than the 8-byte header length") }
-        let n = bytes[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-        guard n <= UInt64(bytes.count - 8) else { throw fail("header length \(n) exceeds the file (\(bytes.count - 8) bytes after the length)") }
-        let headerEnd = 8 + Int(n)
-        guard bytes[8] == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
-        let json: Any
-        do { json = try JSONSerialization.jsonObject(with: Data(bytes[8..<headerEnd])) } catch {
-            throw fail("header is not valid JSON")
+        let layout = try Layout.parse(bytes, source: source)
+        guard layout.totalSize == bytes.count else {
+            let dataSize = bytes.count - layout.headerEnd
+            throw SafetensorsError(source: source, problem: layout.totalSize > bytes.count
+                ? "truncated: tensors need \(layout.dataSize) data bytes, file has \(dataSize)"
+                : "\(dataSize - layout.dataSize) trailing bytes after the last tensor")
         }
-        guard let object = json as? [String: Any] else { throw fail("header is not a JSON object") }
+        let h = layout.headerEnd
+        let tensors = layout.entries.map { e in
+            NamedTensor(name: e.name, dtype: e.dtype, shape: e.shape, bytes: Array(bytes[h + e.begin..<h + e.end]))
+        }
+        return Safetensors(tensors: tensors, metadata: layout.metadata)
+    }
 
-        var metadata: [String: String] = [:]
-        if let m = object["__metadata__"] {
-            guard let dict = m as? [String: Any], let strings = dict as? [String: String] else {
-                throw fail("__metadata__ must map strings to strings")
-            }
-            metadata = strings
+    /// What the header says: metadata, each tensor's place in the data section,
+    /// and so the size of the whole file. Parsed from a prefix of the file that
+    /// holds at least the header, so a reader can size its buffers before
+    /// reading the data.
+    public struct Layout {
+        public struct Entry { public let name: String; public let dtype: DType; public let shape: [Int]; public let begin: Int; public let end: Int }
+        public let headerEnd: Int          // 8 + header length: where the data section starts
+        public let metadata: [String: String]
+        public let entries: [Entry]        // sorted by offset, contiguous from 0
+        public var dataSize: Int { entries.last?.end ?? 0 }
+        public var totalSize: Int { headerEnd + dataSize }
+
+        /// Bytes needed to parse the header, from the first 8 bytes (nil if fewer than 8 given).
+        public static func headerEnd(_ prefix: [UInt8]) -> Int? {
+            guard prefix.count >= 8 else { return nil }
+            let n = prefix[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            return n > UInt64(Int.max - 8) ? Int.max : 8 + Int(n)
         }
-        var entries: [(name: String, dtype: DType, shape: [Int], begin: Int, end: Int)] = []
-        for (name, value) in object where name != "__metadata__" {
-            guard let info = value as? [String: Any] else { throw fail("tensor '\(name)': entry is not an object") }
-            guard let d = info["dtype"] as? String, let dtype = DType(rawValue: d) else {
-                throw fail("tensor '\(name)': unknown or missing dtype \(String(describing: info["dtype"]))")
+
+        /// `prefix` is the file's first bytes (at least the header; the whole file is fine).
+        /// With `fileSize` the header length is checked against it (else against the prefix).
+        public static func parse(_ prefix: [UInt8], source: String, fileSize: Int? = nil) throws -> Layout {
+            func fail(_ problem: String) -> SafetensorsError { SafetensorsError(source: source, problem: problem) }
+            let size = fileSize ?? prefix.count
+            guard size >= 8, prefix.count >= 8 else { throw fail("file is \(size) bytes, shorter than the 8-byte header length") }
+            let n = prefix[0..<8].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+            guard n <= UInt64(size - 8) else { throw fail("header length \(n) exceeds the file (\(size - 8) bytes after the length)") }
+            let headerEnd = 8 + Int(n)
+            guard headerEnd <= prefix.count else { throw fail("header of \(n) bytes not in the \(prefix.count) bytes read") }
+            guard n > 0, prefix[8] == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
+            let json: Any
+            do { json = try JSONSerialization.jsonObject(with: Data(prefix[8..<headerEnd])) } catch {
+                throw fail("header is not valid JSON")
             }
-            guard let shape = info["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }) else {
-                throw fail("tensor '\(name)': shape must be a list of non-negative integers")
+            guard let object = json as? [String: Any] else { throw fail("header is not a JSON object") }
+
+            var metadata: [String: String] = [:]
+            if let m = object["__metadata__"] {
+                guard let dict = m as? [String: Any], let strings = dict as? [String: String] else {
+                    throw fail("__metadata__ must map strings to strings")
+                }
+                metadata = strings
             }
-            guard let offs = info["data_offsets"] as? [Int], offs.count == 2, offs[0] >= 0, offs[0] <= offs[1] else {
-                throw fail("tensor '\(name)': data_offsets must be [begin, end] with 0 <= begin <= end")
+            var entries: [Entry] = []
+            for (name, value) in object where name != "__metadata__" {
+                guard let info = value as? [String: Any] else { throw fail("tensor '\(name)': entry is not an object") }
+                guard let d = info["dtype"] as? String, let dtype = DType(rawValue: d) else {
+                    throw fail("tensor '\(name)': unknown or missing dtype \(String(describing: info["dtype"]))")
+                }
+                guard let shape = info["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }) else {
+                    throw fail("tensor '\(name)': shape must be a list of non-negative integers")
+                }
+                guard let offs = info["data_offsets"] as? [Int], offs.count == 2, offs[0] >= 0, offs[0] <= offs[1] else {
+                    throw fail("tensor '\(name)': data_offsets must be [begin, end] with 0 <= begin <= end")
+                }
+                let expected = shape.reduce(1, *) * dtype.size
+                guard offs[1] - offs[0] == expected else {
+                    throw fail("tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes but \(dtype.rawValue) \(shape) needs \(expected)")
+                }
+                entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1]))
             }
-            let expected = shape.reduce(1, *) * dtype.size
-            guard offs[1] - offs[0] == expected else {
-                throw fail("tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes but \(dtype.rawValue) \(shape) needs \(expected)")
+            entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
+            var cursor = 0
+            for e in entries {
+                guard e.begin == cursor else {
+                    throw fail(e.begin < cursor ? "tensor '\(e.name)' overlaps the previous tensor" : "hole in the data section before tensor '\(e.name)' (offset \(cursor) to \(e.begin))")
+                }
+                cursor = e.end
             }
-            entries.append((name, dtype, shape, offs[0], offs[1]))
+            return Layout(headerEnd: headerEnd, metadata: metadata, entries: entries)
         }
-        entries.sort { ($0.begin, $0.end) < ($1.begin, $1.end) }
-        let dataSize = bytes.count - headerEnd
-        var cursor = 0
-        for e in entries {
-            guard e.begin == cursor else {
-                throw fail(e.begin < cursor ? "tensor '\(e.name)' overlaps the previous tensor" : "hole in the data section before tensor '\(e.name)' (offset \(cursor) to \(e.begin))")
-            }
-            cursor = e.end
-        }
-        guard cursor == dataSize else {
-            throw fail(cursor > dataSize ? "truncated: tensors need \(cursor) data bytes, file has \(dataSize)" : "\(dataSize - cursor) trailing bytes after the last tensor")
-        }
-        let tensors = entries.map { e in
-            NamedTensor(name: e.name, dtype: e.dtype, shape: e.shape, bytes: Array(bytes[headerEnd + e.begin..<headerEnd + e.end]))
-        }
-        return Safetensors(tensors: tensors, metadata: metadata)
     }
 }
 

@@ -1,0 +1,45 @@
+# make demo: the main job on the embedded default (one process, local store).
+# make test: the whole suite (unit, MPI, Ceph, Slurm, report rendering).
+SHELL := /bin/bash
+RUNTIME_DEBS := libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev librados-dev dataset-fashion-mnist pkg-config
+TEST_DEBS := $(RUNTIME_DEBS) ceph-mon ceph-osd ceph-mgr ceph-common slurm-wlm slurmctld slurmd slurm-client munge shellcheck chromium gzip iproute2 procps
+PY_TEST := --python safetensors:safetensors --python numpy:numpy --python scipy:scipy
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export OMPI_MCA_btl := self,vader
+export OMPI_MCA_oob_tcp_if_include := lo
+export OMPI_MCA_btl_tcp_if_include := lo
+export OMPI_MCA_rmaps_base_oversubscribe := 1
+
+.PHONY: demo test build release deps-runtime deps-test unit-tests mpi-tests shell-tests bench
+
+deps-runtime:
+	@scripts/install-deps $(RUNTIME_DEBS)
+
+deps-test:
+	@scripts/install-deps $(PY_TEST) $(TEST_DEBS)
+
+release: deps-runtime
+	@swift build -c release 2>&1 | grep -Ev '^\[|^Building|^Compiling|^Fetching|^Computing|^Creating|^Working|^Fetched|^Computed' || true
+	@test -x .build/release/prunesweep
+
+demo: release
+	.build/release/prunesweep run examples/demo.toml --results results
+
+test: deps-test
+	swift build --build-tests
+	$(MAKE) --no-print-directory unit-tests mpi-tests shell-tests
+
+unit-tests:
+	swift test --skip-build
+
+# The same Cluster tests on 2 and 3 ranks: expected values come from rank and size.
+mpi-tests:
+	timeout 300 mpirun -np 2 .build/debug/prunesweepPackageTests.xctest ClusterTests
+	timeout 300 mpirun -np 3 --oversubscribe .build/debug/prunesweepPackageTests.xctest ClusterTests
+
+shell-tests: release
+	Tests/run-suites
+
+bench: release
+	bench/train-throughput

@@ -1,0 +1,150 @@
+import Datasets
+@testable import NeuralNet
+import XCTest
+
+/// Every layer's backward against central finite differences of
+/// L = sum(forward(x) * r) for a fixed random r, and the whole LeNet5 on a batch.
+final class GradientTests: XCTestCase {
+    var rng = RandomStream("gradient-test", 0)
+
+    func random(_ shape: [Int], scale: Float = 1) -> Tensor {
+        Tensor(shape: shape, data: (0..<shape.reduce(1, *)).map { _ in rng.uniform(-scale, scale) })
+    }
+
+    func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.data, b.data).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
+
+    /// Checks dx and every parameter gradient of `layer` at `samples` entries each.
+    func checkLayer(_ layer: Layer, input: Tensor, checkInput: Bool = true, samples: Int = 40, eps: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line) {
+        // the store owns the buffers the layer's parameters view: keep it alive
+        let store = ParameterStore(layer.parameters)
+        defer { withExtendedLifetime(store) {} }
+        store.initialize(seed: 1)
+        var x = input
+        let r = random(layer.forward(x, training: false).shape)
+        func loss() -> Double { dot(layer.forward(x, training: false), r) }
+
+        store.zeroGrads()
+        _ = layer.forward(x, training: true)
+        let dx = layer.backward(r)
+
+        if checkInput {
+            for _ in 0..<samples {
+                let i = Int(rng.next() % UInt64(x.count))
+                let saved = x.data[i]
+                x.data[i] = saved + eps; let up = loss()
+                x.data[i] = saved - eps; let down = loss()
+                x.data[i] = saved
+                assertClose(Double(dx.data[i]), (up - down) / Double(2 * eps), "dx[\(i)]", file: file, line: line)
+            }
+        }
+        for p in layer.parameters {
+            for _ in 0..<min(samples, p.count) {
+                let i = Int(rng.next() % UInt64(p.count))
+                let saved = p.value[i]
+                p.value[i] = saved + eps; let up = loss()
+                p.value[i] = saved - eps; let down = loss()
+                p.value[i] = saved
+                assertClose(Double(p.grad[i]), (up - down) / Double(2 * eps), "\(p.name)[\(i)]", file: file, line: line)
+            }
+        }
+    }
+
+    func assertClose(_ analytic: Double, _ numeric: Double, _ what: String, file: StaticString, line: UInt) {
+        let tol = 2e-3 + 1e-2 * max(abs(analytic), abs(numeric))
+        XCTAssertLessThanOrEqual(abs(analytic - numeric), tol, "\(what): analytic \(analytic) numeric \(numeric)", file: file, line: line)
+    }
+
+    func testLinear() { checkLayer(Linear("fc", 7, 5), input: random([4, 7])) }
+
+    func testConv2dPadded() { checkLayer(Conv2d("c", 2, 3, kernel: 3, padding: 1), input: random([2, 2, 6, 6])) }
+
+    func testConv2dStrided() { checkLayer(Conv2d("c", 3, 2, kernel: 3, stride: 2, padding: 2), input: random([3, 2, 7, 5])) }
+
+    func testConv2dLeNetShapes() { checkLayer(Conv2d("c", 1, 6, kernel: 5, padding: 2), input: random([1, 2, 12, 12]), samples: 20) }
+
+    func testReLU() {
+        // keep inputs away from the kink so finite differences are exact
+        var x = random([3, 8])
+        x.data = x.data.map { $0 >= 0 ? $0 + 0.1 : $0 - 0.1 }
+        checkLayer(ReLU(), input: x)
+    }
+
+    func testMaxPool() {
+        // distinct values spaced wider than 2 eps: the argmax cannot flip
+        let n = 2 * 3 * 4 * 4
+        let x = Tensor(shape: [2, 3, 4, 4], data: rng.permutation(n).map { Float($0) * 0.05 })
+        checkLayer(MaxPool2d(2), input: x)
+    }
+
+    func testFlatten() { checkLayer(Flatten(), input: random([3, 2, 2, 2])) }
+
+    func testFlattenOrderIsPyTorchs() {
+        // [C, B, H, W] in, [B, C*H*W] out with (c, h, w) order
+        let x = Tensor(shape: [2, 2, 1, 2], data: [0, 1, 2, 3, 4, 5, 6, 7])  // c0: b0 [0,1], b1 [2,3]; c1: b0 [4,5], b1 [6,7]
+        XCTAssertEqual(Flatten().forward(x, training: false).data, [0, 1, 4, 5, 2, 3, 6, 7])
+    }
+
+    func testConvMatchesDirectSum() {
+        // im2col + GEMM against the definition of cross-correlation
+        let conv = Conv2d("c", 2, 3, kernel: 3, stride: 2, padding: 1)
+        let store = ParameterStore(conv.parameters)
+        defer { withExtendedLifetime(store) {} }
+        store.initialize(seed: 4)
+        let (c, b, h, w) = (2, 2, 5, 6)
+        let x = random([c, b, h, w])
+        let y = conv.forward(x, training: false)
+        let (oh, ow) = (y.shape[2], y.shape[3])
+        XCTAssertEqual([oh, ow], [3, 3])
+        for o in 0..<3 { for bi in 0..<b { for oy in 0..<oh { for ox in 0..<ow {
+            var s = Double(conv.bias.value[o])
+            for ci in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
+                let iy = oy * 2 - 1 + ki, ix = ox * 2 - 1 + kj
+                guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                s += Double(conv.weight.value[((o * c + ci) * 3 + ki) * 3 + kj]) * Double(x.data[((ci * b + bi) * h + iy) * w + ix])
+            }}}
+            XCTAssertEqual(Double(y.data[((o * b + bi) * oh + oy) * ow + ox]), s, accuracy: 1e-5)
+        }}}}
+    }
+
+    func testCrossEntropy() {
+        var z = random([4, 10], scale: 3)
+        let y: [Int32] = [3, 0, 9, 3]
+        let (_, g) = CrossEntropy.lossAndGrad(z, y[...])
+        for i in 0..<z.count {
+            let saved = z.data[i]
+            z.data[i] = saved + 1e-2; let up = CrossEntropy.lossAndGrad(z, y[...]).loss
+            z.data[i] = saved - 1e-2; let down = CrossEntropy.lossAndGrad(z, y[...]).loss
+            z.data[i] = saved
+            assertClose(Double(g.data[i]), (up - down) / 2e-2, "dz[\(i)]", file: #filePath, line: #line)
+        }
+        // closed form: uniform logits give log K
+        XCTAssertEqual(CrossEntropy.lossAndGrad(Tensor(zeros: [2, 10]), [1, 2]).loss, log(10), accuracy: 1e-6)
+    }
+
+    func testWholeLeNet5() {
+        let model = Model(.lenet5, seed: 3)
+        let x = (0..<3 * 784).map { _ in rng.nextUnit() }
+        let y: [Int32] = [1, 7, 4]
+        func loss() -> Double { CrossEntropy.lossAndGrad(model.forward(x, batch: 3), y[...]).loss }
+        model.store.zeroGrads()
+        let logits = model.forward(x, batch: 3, training: true)
+        model.backward(CrossEntropy.lossAndGrad(logits, y[...]).grad)
+        let center = loss()
+        var checked = 0
+        for p in model.parameters {
+            for _ in 0..<15 {
+                let i = Int(rng.next() % UInt64(p.count))
+                let saved = p.value[i]
+                p.value[i] = saved + 2e-3; let up = loss()
+                p.value[i] = saved - 2e-3; let down = loss()
+                p.value[i] = saved
+                // one-sided slopes that disagree mean a ReLU kink inside the step: not differentiable there
+                if abs((up - center) - (center - down)) / 2e-3 > 1e-3 { continue }
+                checked += 1
+                let numeric = (up - down) / 4e-3
+                XCTAssertLessThanOrEqual(abs(Double(p.grad[i]) - numeric), 1e-3 + 2e-2 * abs(numeric), "\(p.name)[\(i)]")
+            }
+        }
+        XCTAssertGreaterThan(checked, 120, "most sampled entries are away from kinks")
+    }
+}

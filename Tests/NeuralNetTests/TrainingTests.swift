@@ -1,0 +1,75 @@
+import Datasets
+import NeuralNet
+import XCTest
+
+final class TrainingTests: XCTestCase {
+    static let train = try! MNISTLayout.load(split: .train).subset(1024)
+
+    func testSGDFollowsPyTorchsRule() {
+        let model = Model(.mlp([3]), inputSide: 2, classes: 2, seed: 0)
+        let p = model.parameters[0]
+        let sgd = SGD(store: model.store, learningRate: 0.1, momentum: 0.9, weightDecay: 0.01)
+        let w0 = p.values
+        var v = [Float](repeating: 0, count: p.count), w = w0
+        for step in 0..<3 {
+            for i in 0..<p.count { p.grad[i] = Float(step + 1) * 0.5 + Float(i) }
+            for i in 0..<p.count {
+                let g = Float(step + 1) * 0.5 + Float(i) + 0.01 * w[i]
+                v[i] = 0.9 * v[i] + g
+                w[i] -= 0.1 * v[i]
+            }
+            sgd.step(model.store)
+        }
+        XCTAssertEqual(p.values, w)
+    }
+
+    func testMaskedEntriesStayExactlyZero() throws {
+        let model = Model(.lenet5, seed: 1)
+        var rng = RandomStream("mask-test", 0)
+        let masks = model.parameters.map { p in (0..<p.count).map { _ in Float(rng.next() % 2) } }
+        for (p, m) in zip(model.parameters, masks) { p.setMask(m) }
+        let sgd = SGD(store: model.store, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3)
+        _ = try trainEpoch(model, on: Self.train, optimizer: sgd, batchSize: 128, seed: 0, epoch: 0)
+        for (p, m) in zip(model.parameters, masks) {
+            for i in 0..<p.count where m[i] == 0 { XCTAssertEqual(p.value[i], 0, "\(p.name)[\(i)]") }
+            XCTAssertTrue(zip(p.values, m).contains { $0.1 == 1 && $0.0 != 0 }, "\(p.name) unmasked entries train")
+        }
+    }
+
+    func testSameSeedGivesBitIdenticalWeights() throws {
+        func run(_ seed: UInt64) throws -> [Float] {
+            let m = Model(.lenet5, seed: seed)
+            let sgd = SGD(store: m.store, learningRate: 0.05, momentum: 0.9)
+            for e in 0..<2 { _ = try trainEpoch(m, on: Self.train, optimizer: sgd, batchSize: 64, seed: seed, epoch: e) }
+            return m.store.flatValues
+        }
+        let a = try run(5), b = try run(5), c = try run(6)
+        XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))
+        XCTAssertNotEqual(a, c)
+    }
+
+    func testLearns() throws {
+        let m = Model(.mlp([64]), seed: 0)
+        let sgd = SGD(store: m.store, learningRate: 0.05, momentum: 0.9)
+        let before = evaluate(m, on: Self.train)
+        for e in 0..<3 { _ = try trainEpoch(m, on: Self.train, optimizer: sgd, batchSize: 32, seed: 0, epoch: e) }
+        let after = evaluate(m, on: Self.train)
+        XCTAssertLessThan(after.loss, before.loss * 0.5)
+        XCTAssertGreaterThan(after.accuracy, 0.75)
+    }
+
+    func testInitBoundsArePyTorchs() {
+        let m = Model(.lenet5, seed: 9)
+        for p in m.parameters {
+            let bound = 1 / Float(p.fanIn).squareRoot()
+            XCTAssertLessThanOrEqual(p.values.map(abs).max()!, bound)
+            // U(-b, b) has variance b^2 / 3
+            let v = p.values.reduce(0.0) { $0 + Double($1 * $1) } / Double(p.count)
+            if p.count > 1000 { XCTAssertEqual(v, Double(bound * bound) / 3, accuracy: Double(bound * bound) * 0.05, p.name) }
+        }
+        XCTAssertEqual(m.parameters.map(\.name), ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias",
+                                                  "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"])
+        XCTAssertEqual(m.parameters[4].shape, [120, 400])
+        XCTAssertEqual(m.store.count, 61706)
+    }
+}

@@ -5,7 +5,7 @@ struct Prunesweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reproducible sweeps of pruning and knowledge-distillation experiments.",
         version: toolVersion,
-        subcommands: [Train.self, Eval.self, Distill.self, Compare.self])
+        subcommands: [Train.self, Eval.self, Run.self, Plan.self])
 }
 
 let toolVersion = "0.1.0"

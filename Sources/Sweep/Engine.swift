@@ -1,0 +1,227 @@
+import Cluster
+import Foundation
+import Logging
+import NeuralNet
+import TensorStore
+
+public struct RunOptions {
+    public var sweepPath: String
+    public var storeURL: String?
+    public var resultsDir = "results"
+    public var shard: (index: Int, count: Int)?
+    public var grace: Double = 60
+    public var maxFailures: Int?
+    public var retryFailed = false
+    public var toolVersion = "0"
+    public init(sweepPath: String) { self.sweepPath = sweepPath }
+}
+
+/// MPI message tags between group leaders and rank 0.
+enum Tag: Int { case request = 1, reply = 2, stop = 3 }
+
+/// Set from signal handlers; read by the watchdog thread.
+nonisolated(unsafe) private var signalReceived: Int32 = 0
+
+/// Runs (or resumes) a sweep on every rank of the world. Rank 0 reads the
+/// journal, coordinates and also works; ranks form groups of `group_size`, and
+/// each group's leader asks rank 0 for ready tasks.
+public enum Engine {
+    public static func run(_ o: RunOptions) throws -> ExitStatus {
+        let world = try World.initialize()
+        var logger = Logger(label: "prunesweep")
+        logger[metadataKey: "rank"] = "\(world.rank)"
+
+        // Rank 0 reads the sweep file and hands its bytes to the others, so only
+        // the submitting node needs to see it.
+        var text = [UInt8]()
+        var problem = ""
+        if world.rank == 0 {
+            do {
+                _ = try SweepFile.load(path: o.sweepPath)   // validates, naming key and line
+                text = [UInt8](FileManager.default.contents(atPath: o.sweepPath) ?? Data())
+            } catch { problem = "\(error)" }
+        }
+        problem = String(decoding: try world.broadcast(Array(problem.utf8)), as: UTF8.self)
+        guard problem.isEmpty else { throw SweepError(problem) }
+        text = try world.broadcast(text)
+        var sweep = try SweepFile.parse(String(decoding: text, as: UTF8.self), file: o.sweepPath)
+        sweep.hash = contentHash(text)
+        sweep.path = o.sweepPath
+        guard world.size % sweep.groupSize == 0 else {
+            throw SweepError("\(o.sweepPath): run.group_size = \(sweep.groupSize) does not divide the \(world.size) ranks")
+        }
+        Compute.configure(threads: sweep.threads)
+
+        let graph = TaskGraph(sweep)
+        let dir = "\(o.resultsDir)/\(sweep.name)"
+        let suffix = o.shard.map { ".shard-\($0.index)-of-\($0.count)" } ?? ""
+        let storeURL = o.storeURL ?? "file://\(absolute(dir))/store"
+        if world.rank == 0 { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        try world.barrier()
+        let store = try openStore(url: storeURL)
+
+        let group = try world.split(color: world.rank / sweep.groupSize, key: world.rank)
+        let leaders = Array(stride(from: 0, to: world.size, by: sweep.groupSize))
+        installSignalHandlers()
+
+        var coordinator: Coordinator?
+        var manifest: Manifest?
+        if world.rank == 0 {
+            let journalPath = "\(dir)/results\(suffix).jsonl"
+            let (records, bad) = Journal.read(journalPath)
+            for b in bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
+            var outcomes = Journal.outcomes(records)
+            if o.retryFailed { outcomes = outcomes.filter { $0.value == .done } }
+            let only = o.shard.map { s in Set(graph.tasks.filter { $0.kind == .trial }.enumerated().filter { $0.offset % s.count == s.index }.map(\.element.id)) }
+            let scheduler = Scheduler(graph: graph, finished: outcomes, only: only)
+            let journal = try Journal(path: journalPath)
+            coordinator = Coordinator(scheduler: scheduler, journal: journal, leaders: leaders, maxFailures: o.maxFailures, logger: logger)
+            logger.info("sweep \(sweep.name): \(scheduler.total) tasks, \(scheduler.count(.done)) already done; \(world.size) ranks in groups of \(sweep.groupSize); store \(storeURL)")
+            manifest = Manifest(path: "\(dir)/manifest\(suffix).json", sweep: sweep, sweepText: String(decoding: text, as: UTF8.self), toolVersion: o.toolVersion)
+        }
+        let hosts = try world.gather(Array(World.hostname.utf8))?.map { String(decoding: $0, as: UTF8.self) }
+        try manifest?.start(ranks: world.size, groupSize: sweep.groupSize, hosts: hosts ?? [], store: storeURL)
+
+        let deadline = Deadline()
+        startWatchdog(world: world, grace: o.grace, deadline: deadline, coordinator: coordinator, manifest: manifest, logger: logger)
+        if let c = coordinator, world.isMPI { startListener(world: world, coordinator: c) }
+
+        let runner = TaskRunner(store: store, graph: graph, group: group, provenance: { t in
+            Provenance(task: t.id, sweepHash: sweep.hash, toolVersion: o.toolVersion)
+        }, shouldAbandon: { deadline.passed })
+
+        let status: Int32
+        if group.rank == 0 {
+            status = try lead(world: world, group: group, runner: runner, coordinator: coordinator, logger: logger)
+        } else {
+            status = try follow(group: group, runner: runner)
+        }
+        if let c = coordinator {
+            while !c.finished { usleep(1000) }
+            try manifest?.finish(status: ExitStatus(rawValue: status) ?? .failures, counts: c.scheduler)
+        }
+        try world.barrier()
+        return ExitStatus(rawValue: status) ?? .failures
+    }
+
+    /// A group leader: ask rank 0 for a task, run it with the group, report, repeat.
+    static func lead(world: Communicator, group: Communicator, runner: TaskRunner, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
+        var request = WorkRequest(leader: world.rank)
+        while true {
+            request.stopping = signalReceived != 0
+            let reply = try ask(world: world, coordinator: coordinator, request)
+            request = WorkRequest(leader: world.rank)
+            if let code = reply.stop {
+                _ = try group.broadcast(try JSONEncoder().encode(WorkReply(stop: code)).bytes)
+                return code
+            }
+            guard let task = reply.task else { usleep(20_000); continue }
+            _ = try group.broadcast(try JSONEncoder().encode(reply).bytes)
+            var log = logger
+            log[metadataKey: "task"] = "\(task.id)"
+            log.debug("start \(task.label)")
+            let started = Date()
+            var record = ResultRecord(task: task.id, kind: task.kind, status: "done", label: task.label, parameters: task.parameters)
+            do {
+                let out = try runner.run(task)
+                record.metrics = out.metrics
+                record.info = out.info
+                if let c = out.info["collapsed"] { log.warning("whole tensors pruned away: \(c)") }
+            } catch is Abandoned {
+                request.returned = task.id
+                continue
+            } catch {
+                record.status = "failed"
+                record.error = "\(error)"
+            }
+            record.seconds = Date().timeIntervalSince(started)
+            record.rank = world.rank
+            record.host = World.hostname
+            record.finished = ISO8601DateFormatter().string(from: Date())
+            request.result = record
+        }
+    }
+
+    /// A group member: run whatever task the leader broadcasts, until told to stop.
+    static func follow(group: Communicator, runner: TaskRunner) throws -> Int32 {
+        while true {
+            let reply = try JSONDecoder().decode(WorkReply.self, from: Data(try group.broadcast([])))
+            if let code = reply.stop { return code }
+            if let task = reply.task { _ = try? runner.run(task) }
+        }
+    }
+
+    static func ask(world: Communicator, coordinator: Coordinator?, _ r: WorkRequest) throws -> WorkReply {
+        if let c = coordinator { return try c.handle(r) }
+        try world.send(try JSONEncoder().encode(r).bytes, to: 0, tag: Tag.request.rawValue)
+        let (_, bytes) = try world.receive(from: 0, tag: Tag.reply.rawValue)
+        return try JSONDecoder().decode(WorkReply.self, from: Data(bytes))
+    }
+
+    /// Rank 0's thread that answers the other leaders (polls, so it does not
+    /// spin a core that rank 0's own training needs).
+    static func startListener(world: Communicator, coordinator c: Coordinator) {
+        Thread.detachNewThread {
+            var idle = 0
+            while !c.finished {
+                do {
+                    if let env = try world.probe(tag: Tag.stop.rawValue) {
+                        _ = try world.receive(from: env.source, tag: Tag.stop.rawValue)
+                        c.requestStop("signal on rank \(env.source)")
+                    }
+                    if let env = try world.probe(tag: Tag.request.rawValue) {
+                        let (_, bytes) = try world.receive(from: env.source, tag: Tag.request.rawValue)
+                        let reply = try c.handle(try JSONDecoder().decode(WorkRequest.self, from: Data(bytes)))
+                        try world.send(try JSONEncoder().encode(reply).bytes, to: env.source, tag: Tag.reply.rawValue)
+                        idle = 0
+                        continue
+                    }
+                } catch {
+                    FileHandle.standardError.write(Data("prunesweep: coordinator: \(error)\n".utf8))
+                    world.abort(code: ExitStatus.failures.rawValue)
+                }
+                idle += 1
+                usleep(idle < 1000 ? 50 : 2000)
+            }
+        }
+    }
+
+    /// On a stop signal: tell rank 0, give running tasks `grace` seconds, then
+    /// abandon them (the journal is already on disk) and exit "unfinished".
+    static func startWatchdog(world: Communicator, grace: Double, deadline: Deadline, coordinator: Coordinator?, manifest: Manifest?, logger: Logger) {
+        Thread.detachNewThread {
+            var lastTick = Date()
+            while signalReceived == 0 {
+                usleep(50_000)
+                if let c = coordinator, Date().timeIntervalSince(lastTick) > 30 { c.tick(); lastTick = Date() }
+            }
+            logger.notice("signal received; finishing running tasks for up to \(Int(grace)) s")
+            if let c = coordinator { c.requestStop("signal") } else { try? world.send([1], to: 0, tag: Tag.stop.rawValue) }
+            deadline.set(Date().addingTimeInterval(grace))
+            while !deadline.passed { usleep(50_000) }
+            // past the grace period: the running task is abandoned
+            usleep(UInt32(min(grace, 5) * 1_000_000) + 2_000_000)
+            logger.warning("grace period over; abandoning running tasks")
+            if let c = coordinator { try? manifest?.finish(status: .unfinished, counts: c.scheduler) }
+            world.abort(code: ExitStatus.unfinished.rawValue)
+        }
+    }
+
+    static func installSignalHandlers() {
+        for s in [SIGTERM, SIGINT, SIGUSR1] { signal(s) { _ in signalReceived = 1 } }
+    }
+
+    static func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+}
+
+/// A moment set once, read from other threads.
+final class Deadline: @unchecked Sendable {
+    private let lock = NSLock()
+    private var when: Date?
+    func set(_ d: Date) { lock.withLock { when = d } }
+    var passed: Bool { lock.withLock { when.map { Date() >= $0 } ?? false } }
+}
+
+extension Data { var bytes: [UInt8] { [UInt8](self) } }

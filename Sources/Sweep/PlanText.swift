@@ -1,0 +1,26 @@
+import Foundation
+
+/// `prunesweep plan`: task counts, the first tasks, and the work in image passes
+/// with a time estimate from this machine's measured LeNet5 / MLP throughput.
+public func planText(_ s: SweepFile, show: Int) -> String {
+    let g = TaskGraph(s)
+    var lines = ["sweep \(s.name) (\(s.path), hash \(s.hash.prefix(12)))"]
+    lines.append("axes: " + s.axes.map { "\($0.name) [\($0.values.map(\.description).joined(separator: ", "))]" }.joined(separator: "; "))
+    if !s.zips.isEmpty { lines.append("zipped: " + s.zips.map { $0.joined(separator: "+") }.joined(separator: "; ")) }
+    for k in TaskKind.allCases { lines.append("\(k.rawValue) tasks: \(g.counts[k] ?? 0)") }
+    lines.append("total tasks: \(g.tasks.count); group size \(s.groupSize); \(s.threads) BLAS thread(s) per rank")
+    var seconds = 0.0, passes = 0.0
+    for t in g.tasks {
+        let p = t.parameters
+        let n = Double(p["train_subset"].flatMap(Int.init) ?? 60000)
+        let epochs = Double(p[t.kind == .trial ? "finetune.epochs" : "epochs"].flatMap(Int.init) ?? 0)
+        let arch = t.kind == .trial ? s.parent.arch : p["arch"]!
+        let rate = arch == "lenet5" ? 10_000.0 : 50_000.0   // training images/s on one core here
+        passes += n * epochs
+        seconds += n * epochs / rate + (t.kind == .trial ? 2 : 1)   // plus evaluation and metrics
+    }
+    lines.append(String(format: "work: %.2g training image passes; about %@ on 1 rank, %@ on 2", passes, formatDuration(seconds), formatDuration(seconds / 2)))
+    lines.append("first tasks:")
+    for t in g.tasks.prefix(show) { lines.append("  \(t.id)  \(t.label)" + (t.needs.isEmpty ? "" : "  needs \(t.needs.joined(separator: ", "))")) }
+    return lines.joined(separator: "\n")
+}

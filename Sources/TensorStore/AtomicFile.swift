@@ -19,7 +19,9 @@ public enum AtomicFile {
 
     /// The file is the chunks one after another (e.g. a header, then tensors'
     /// own buffers, so nothing is copied into one big array first).
-    public static func write(chunks: [[UInt8]], to path: String) throws {
+    /// `syncDirectory: false` skips the directory fsync: still never torn, but
+    /// after a crash the file may be the old one (fine for a cache that recomputes).
+    public static func write(chunks: [[UInt8]], to path: String, syncDirectory sync: Bool = true) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = "\(dir.isEmpty ? "." : dir)/.\((path as NSString).lastPathComponent).tmp.\(getpid()).\(UInt64.random(in: 0...UInt64.max))"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
@@ -45,7 +47,7 @@ public enum AtomicFile {
         }
         guard rename(tmp, path) == 0 else { throw FileError(path: path, problem: "rename failed: \(String(cString: strerror(errno)))") }
         ok = true
-        syncDirectory(dir.isEmpty ? "." : dir)
+        if sync { syncDirectory(dir.isEmpty ? "." : dir) }
     }
 
     public static func syncDirectory(_ dir: String) {

@@ -1,0 +1,174 @@
+import ArgumentParser
+import Foundation
+import TensorStore
+
+/// `prunesweep store ls|get|put|rm|verify`: look into a tensor store by hand.
+struct Store: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List, copy, remove and verify objects in a tensor store.",
+        subcommands: [List.self, Get.self, Put.self, Remove.self, Verify.self, Bench.self])
+
+    struct Location: ParsableArguments {
+        @Option(help: "Store URL: file:///path, a directory, or rados://POOL?conf=PATH&id=NAME[&timeout=S] (default: $PRUNESWEEP_STORE).")
+        var store: String?
+
+        func open() throws -> TensorStore {
+            guard let url = store ?? ProcessInfo.processInfo.environment["PRUNESWEEP_STORE"], !url.isEmpty else {
+                throw ValidationError("no store: pass --store URL or set PRUNESWEEP_STORE")
+            }
+            return try openStore(url: url)
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "ls", abstract: "List objects with size and provenance.")
+        @OptionGroup var location: Location
+        @Argument(help: "Key prefix, e.g. parent/.") var prefix: String = ""
+
+        func run() throws {
+            for o in try location.open().list(prefix: prefix) {
+                let p = o.provenance.map { "task=\($0.task) sweep=\($0.sweepHash) version=\($0.toolVersion)" } ?? "provenance unknown"
+                print("\(o.size)\t\(o.key)\t\(p)\t\(o.checksum ?? "-")" + (o.problem.map { "\tPROBLEM: \($0)" } ?? ""))
+            }
+        }
+    }
+
+    struct Get: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Copy an object, verified, to a safetensors file.")
+        @OptionGroup var location: Location
+        @Argument(help: "Key.") var key: String
+        @Argument(help: "File to write (replaced atomically).") var file: String
+
+        func run() throws {
+            let blob = try location.open().getBlob(key)
+            try AtomicFile.write(blob, to: file)
+        }
+    }
+
+    struct Put: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Store a safetensors file under a key, adding provenance and checksum.",
+            discussion: "Provenance already in the file's __metadata__ is kept unless overridden.")
+        @OptionGroup var location: Location
+        @Argument(help: "Key.") var key: String
+        @Argument(help: "Safetensors file to read.") var file: String
+        @Option(help: "Producing task (default: the file's, else 'store put').") var task: String?
+        @Option(name: .customLong("sweep-hash"), help: "Hash of the sweep file (default: the file's, else empty).") var sweepHash: String?
+
+        func run() throws {
+            let bytes = try AtomicFile.read(file)
+            let object = try Safetensors.decode(bytes, source: file)
+            let old = Seal.provenance(object.metadata)
+            let provenance = Provenance(task: task ?? old?.task ?? "store put",
+                                        sweepHash: sweepHash ?? old?.sweepHash ?? "",
+                                        toolVersion: old?.toolVersion ?? toolVersion)
+            try location.open().put(key, object, provenance: provenance)
+        }
+    }
+
+    struct Remove: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove an object.")
+        @OptionGroup var location: Location
+        @Argument(help: "Key.") var key: String
+
+        func run() throws { try location.open().delete(key) }
+    }
+
+    struct Verify: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check every object's checksum under a prefix; exit 1 if any is bad.")
+        @OptionGroup var location: Location
+        @Argument(help: "Key prefix.") var prefix: String = ""
+
+        func run() throws {
+            let store = try location.open()
+            let keys = try store.list(prefix: prefix).map(\.key)
+            var bad = 0
+            for start in stride(from: 0, to: keys.count, by: 32) {
+                let batch = Array(keys[start..<min(keys.count, start + 32)])
+                for (key, result) in zip(batch, store.getMany(batch)) {
+                    switch result {
+                    case .success: print("ok\t\(key)")
+                    case .failure(let e): bad += 1; print("BAD\t\(e)")
+                    }
+                }
+            }
+            print("\(keys.count) objects, \(bad) bad")
+            if bad > 0 { throw ExitCode.failure }
+        }
+    }
+}
+
+extension Store {
+    /// Throughput of put and get (batch calls, `--inflight` in flight for RADOS)
+    /// for objects of one size; for a file store, beside a plain write(+fsync)
+    /// and read of the same bytes in the same directory. Used by bench/store-throughput.
+    struct Bench: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Measure put/get throughput of a store.", shouldDisplay: false)
+        @OptionGroup var location: Location
+        @Option(help: "Object size in bytes.") var size: Int = 1 << 20
+        @Option(help: "Objects per round.") var count: Int = 64
+        @Option(help: "Rounds (the best is reported).") var rounds: Int = 3
+
+        func run() throws {
+            let store = try location.open()
+            let floats = (size - 256) / 4
+            var rng = SystemRandomNumberGenerator()
+            let objects = (0..<count).map { _ in
+                Safetensors(tensors: [NamedTensor(name: "w", shape: [floats], floats: (0..<floats).map { _ in Float(rng.next() % 1000) })])
+            }
+            let prov = Provenance(task: "bench", sweepHash: "", toolVersion: toolVersion)
+            let keys = (0..<count).map { "bench-\(getpid())/\($0)" }
+            let mb = Double(count) * Double(objects[0].dataSize) / 1e6
+            func best(_ body: () throws -> Void) rethrows -> Double {
+                var t = Double.infinity
+                for _ in 0..<rounds {
+                    let s = DispatchTime.now().uptimeNanoseconds
+                    try body()
+                    t = min(t, Double(DispatchTime.now().uptimeNanoseconds - s) / 1e9)
+                }
+                return mb / t
+            }
+            let put = try best { try store.putMany(zip(keys, objects).map { ($0, $1, prov) }) }
+            // A file store reads one object at a time (the sweep holds what it needs, not all).
+            let get = try best {
+                if store is FileStore { for k in keys { _ = try store.get(k) } } else { for r in store.getMany(keys) { _ = try r.get() } }
+            }
+            print(String(format: "store put %.0f MB/s  get %.0f MB/s  (%d x %d bytes)", put, get, count, size))
+            if let files = store as? FileStore {
+                // The same bytes, written plainly (with and without fsync) and read back.
+                let blobs = objects.map { Seal.seal($0, provenance: prov) }
+                let dir = files.root + "/plain-\(getpid())"
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(atPath: dir) }
+                func plainWrite(sync: Bool) throws {
+                    for (i, b) in blobs.enumerated() {
+                        let fd = open("\(dir)/\(i)", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+                        guard fd >= 0 else { throw ValidationError("cannot write \(dir)") }
+                        b.withUnsafeBytes { var off = 0; while off < $0.count { off += max(0, write(fd, $0.baseAddress! + off, $0.count - off)) } }
+                        if sync { fsync(fd) }
+                        close(fd)
+                    }
+                }
+                let wNoSync = try best { try plainWrite(sync: false) }
+                let wSync = try best { try plainWrite(sync: true) }
+                let r = best {
+                    for i in 0..<blobs.count {
+                        let fd = open("\(dir)/\(i)", O_RDONLY)
+                        var st = stat(); fstat(fd, &st)
+                        let n = Int(st.st_size)
+                        let bytes = [UInt8](unsafeUninitializedCapacity: n) { buf, c in
+                            var off = 0
+                            while off < n { let k = pread(fd, buf.baseAddress! + off, n - off, off_t(off)); if k <= 0 { break }; off += k }
+                            c = off
+                        }
+                        precondition(bytes.count == n)
+                        close(fd)
+                    }
+                }
+                print(String(format: "plain write+fsync %.0f MB/s  write (no fsync) %.0f MB/s  read %.0f MB/s", wSync, wNoSync, r))
+                print(String(format: "ratio put/(write+fsync) %.2f  put/(write no fsync) %.2f  get/read %.2f", put / wSync, put / wNoSync, get / r))
+            }
+            for k in keys { try? store.delete(k) }
+        }
+    }
+}

@@ -25,6 +25,7 @@ release: deps-runtime
 
 demo: release
 	.build/release/prunesweep run examples/demo.toml --results results
+	.build/release/prunesweep report results/demo
 
 test: deps-test
 	swift build --build-tests

@@ -5,7 +5,7 @@ struct Prunesweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Reproducible sweeps of pruning and knowledge-distillation experiments.",
         version: toolVersion,
-        subcommands: [Train.self, Eval.self, Run.self, Plan.self])
+        subcommands: [Train.self, Eval.self, Prune.self, Distill.self, Compare.self, Run.self, Plan.self, Report.self, Store.self, Bench.self])
 }
 
 let toolVersion = "0.1.0"

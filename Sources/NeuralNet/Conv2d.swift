@@ -1,14 +1,14 @@
-/// 2-D convolution (cross-correlation, as PyTorch) by im2col and one GEMM per batch.
+/// 2-D convolution (cross-correlation, as PyTorch) by im2col and GEMM, a few
+/// images at a time so the column buffer stays in cache.
 /// x [C, B, H, W] -> y [O, B, OH, OW]; W [O, C, k, k] (PyTorch layout), b [O];
-/// cols [C*k*k, B*OH*OW], OH = (H + 2 pad - k) / stride + 1.
+/// cols [C*k*k, nb*OH*OW] for a chunk of nb images; OH = (H + 2 pad - k) / stride + 1.
 public final class Conv2d: Layer {
     public let weight: Parameter
     public let bias: Parameter
     let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     /// False for the first layer: nobody needs dLoss/dImage.
     public var computesInputGrad = true
-    private var cols: [Float] = []
-    private var inShape: [Int] = []
+    private var x: Tensor?
 
     public init(_ name: String, _ inChannels: Int, _ outChannels: Int, kernel: Int, stride: Int = 1, padding: Int = 0) {
         self.inChannels = inChannels; self.outChannels = outChannels
@@ -22,103 +22,127 @@ public final class Conv2d: Layer {
 
     func outputSize(_ n: Int) -> Int { (n + 2 * padding - kernel) / stride + 1 }
 
+    /// Images per chunk: about 512 KiB of columns.
+    func chunk(rows: Int, pixels: Int) -> Int { max(1, (512 << 10) / (4 * rows * pixels)) }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (c, b, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         precondition(c == inChannels, "Conv2d expects \(inChannels) channels, got \(c)")
-        let oh = outputSize(h), ow = outputSize(w), n = b * oh * ow, rows = c * kernel * kernel
-        var cols = [Float](repeating: 0, count: rows * n)
+        let oh = outputSize(h), ow = outputSize(w), p = oh * ow, rows = c * kernel * kernel
+        let step = chunk(rows: rows, pixels: p)
+        var cols = [Float](repeating: 0, count: rows * min(step, b) * p)
+        var y = Tensor(zeros: [outChannels, b, oh, ow])
         x.data.withUnsafeBufferPointer { xp in
             cols.withUnsafeMutableBufferPointer { cp in
-                im2col(xp.baseAddress!, cp.baseAddress!, b: b, h: h, w: w, oh: oh, ow: ow)
-            }
-        }
-        var y = Tensor(zeros: [outChannels, b, oh, ow])
-        y.data.withUnsafeMutableBufferPointer { yp in
-            for o in 0..<outChannels { (yp.baseAddress! + o * n).initialize(repeating: bias.value[o], count: n) }
-            cols.withUnsafeBufferPointer { cp in
-                gemm(false, false, m: outChannels, n: n, k: rows, weight.value.baseAddress!, cp.baseAddress!, yp.baseAddress!, beta: 1)
-            }
-        }
-        if training { self.cols = cols; inShape = x.shape }
-        return y
-    }
-
-    /// dW = dY cols^T, db = row sums of dY, dCols = W^T dY scattered back by col2im.
-    public func backward(_ dy: Tensor) -> Tensor {
-        let (b, h, w) = (inShape[1], inShape[2], inShape[3])
-        let oh = outputSize(h), ow = outputSize(w), n = b * oh * ow, rows = inChannels * kernel * kernel
-        var dx = Tensor(zeros: computesInputGrad ? inShape : [0])
-        dy.data.withUnsafeBufferPointer { dyp in
-            cols.withUnsafeBufferPointer { cp in
-                gemm(false, true, m: outChannels, n: rows, k: n, dyp.baseAddress!, cp.baseAddress!, weight.grad.baseAddress!, beta: 1)
-            }
-            for o in 0..<outChannels {
-                var s: Float = 0
-                let row = dyp.baseAddress! + o * n
-                for i in 0..<n { s += row[i] }
-                bias.grad[o] += s
-            }
-            guard computesInputGrad else { return }
-            var dcols = [Float](repeating: 0, count: rows * n)
-            dcols.withUnsafeMutableBufferPointer { dcp in
-                gemm(true, false, m: rows, n: n, k: outChannels, weight.value.baseAddress!, dyp.baseAddress!, dcp.baseAddress!)
-                dx.data.withUnsafeMutableBufferPointer { dxp in
-                    col2im(dcp.baseAddress!, dxp.baseAddress!, b: b, h: h, w: w, oh: oh, ow: ow)
+                y.data.withUnsafeMutableBufferPointer { yp in
+                    for o in 0..<outChannels { (yp.baseAddress! + o * b * p).initialize(repeating: bias.value[o], count: b * p) }
+                    for b0 in Swift.stride(from: 0, to: b, by: step) {
+                        let nb = min(step, b - b0)
+                        im2col(xp.baseAddress!, cp.baseAddress!, images: b0..<b0 + nb, batch: b, h: h, w: w, oh: oh, ow: ow)
+                        gemm(false, false, m: outChannels, n: nb * p, k: rows, weight.value.baseAddress!, cp.baseAddress!,
+                             yp.baseAddress! + b0 * p, beta: 1, ldc: b * p)
+                    }
                 }
             }
         }
-        cols = []
+        if training { self.x = x }
+        return y
+    }
+
+    /// Per chunk: dW += dY cols^T, db = row sums of dY, dCols = W^T dY scattered back by col2im.
+    /// The columns are rebuilt from x rather than kept: cheaper than a round trip through memory.
+    public func backward(_ dy: Tensor) -> Tensor {
+        guard let x else { fatalError("Conv2d.backward before a training forward") }
+        let (b, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+        let oh = outputSize(h), ow = outputSize(w), p = oh * ow, rows = inChannels * kernel * kernel
+        let step = chunk(rows: rows, pixels: p)
+        var cols = [Float](repeating: 0, count: rows * min(step, b) * p)
+        var dcols = [Float](repeating: 0, count: computesInputGrad ? cols.count : 0)
+        var dx = Tensor(zeros: computesInputGrad ? x.shape : [0])
+        x.data.withUnsafeBufferPointer { xp in
+        dy.data.withUnsafeBufferPointer { dyp in
+        cols.withUnsafeMutableBufferPointer { cp in
+        dcols.withUnsafeMutableBufferPointer { dcp in
+        dx.data.withUnsafeMutableBufferPointer { dxp in
+            for o in 0..<outChannels {
+                var s: Float = 0
+                let row = dyp.baseAddress! + o * b * p
+                for i in 0..<b * p { s += row[i] }
+                bias.grad[o] += s
+            }
+            for b0 in Swift.stride(from: 0, to: b, by: step) {
+                let nb = min(step, b - b0)
+                im2col(xp.baseAddress!, cp.baseAddress!, images: b0..<b0 + nb, batch: b, h: h, w: w, oh: oh, ow: ow)
+                gemm(false, true, m: outChannels, n: rows, k: nb * p, dyp.baseAddress! + b0 * p, cp.baseAddress!,
+                     weight.grad.baseAddress!, beta: 1, lda: b * p)
+                guard computesInputGrad else { continue }
+                gemm(true, false, m: rows, n: nb * p, k: outChannels, weight.value.baseAddress!, dyp.baseAddress! + b0 * p,
+                     dcp.baseAddress!, ldb: b * p)
+                col2im(dcp.baseAddress!, dxp.baseAddress!, images: b0..<b0 + nb, batch: b, h: h, w: w, oh: oh, ow: ow)
+            }
+        }}}}}
+        self.x = nil
         return dx
     }
 
-    /// Row (c, ki, kj) of cols holds, for every output pixel (b, oy, ox),
-    /// x[c, b, oy*stride - pad + ki, ox*stride - pad + kj] (0 outside).
-    private func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, b: Int, h: Int, w: Int, oh: Int, ow: Int) {
-        let n = b * oh * ow
+    /// Row (c, ki, kj) of cols holds, for every output pixel (image, oy, ox) of the chunk,
+    /// x[c, image, oy*stride - pad + ki, ox*stride - pad + kj] (0 outside).
+    private func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, images: Range<Int>, batch: Int,
+                        h: Int, w: Int, oh: Int, ow: Int) {
+        let n = images.count * oh * ow
         forEachTap(h: h, w: w, oh: oh, ow: ow) { row, c, ki, kj, oy, ox0, ox1 in
             let iy = oy * stride - padding + ki
-            for bi in 0..<b {
-                let src = x + ((c * b + bi) * h + iy) * w
-                let dst = cols + row * n + (bi * oh + oy) * ow
+            for (j, bi) in images.enumerated() {
+                let src = x + ((c * batch + bi) * h + iy) * w
+                let dst = cols + row * n + (j * oh + oy) * ow
+                for ox in 0..<ox0 { dst[ox] = 0 }
                 var ix = ox0 * stride - padding + kj
                 for ox in ox0..<ox1 { dst[ox] = src[ix]; ix += stride }
+                for ox in ox1..<ow { dst[ox] = 0 }
             }
+        } outside: { row, oy in
+            for j in 0..<images.count { (cols + row * n + (j * oh + oy) * ow).update(repeating: 0, count: ow) }
         }
     }
 
     /// The adjoint of im2col: every entry of dCols adds into the input pixel it was copied from.
-    private func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, b: Int, h: Int, w: Int, oh: Int, ow: Int) {
-        let n = b * oh * ow
-        forEachTap(h: h, w: w, oh: oh, ow: ow) { row, c, ki, kj, oy, ox0, ox1 in
+    private func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, images: Range<Int>, batch: Int,
+                        h: Int, w: Int, oh: Int, ow: Int) {
+        let n = images.count * oh * ow
+        forEachTap(h: h, w: w, oh: oh, ow: ow, splitChannels: true) { row, c, ki, kj, oy, ox0, ox1 in
             let iy = oy * stride - padding + ki
-            for bi in 0..<b {
-                let dst = dx + ((c * b + bi) * h + iy) * w
-                let src = cols + row * n + (bi * oh + oy) * ow
+            for (j, bi) in images.enumerated() {
+                let dst = dx + ((c * batch + bi) * h + iy) * w
+                let src = cols + row * n + (j * oh + oy) * ow
                 var ix = ox0 * stride - padding + kj
                 for ox in ox0..<ox1 { dst[ix] += src[ox]; ix += stride }
             }
-        }
+        } outside: { _, _ in }
     }
 
-    /// Visits each (tap, output row) whose input row is inside the image, with
-    /// the range [ox0, ox1) of output columns whose input column is inside too.
+    /// Visits each (tap, output row): `inside` with the range [ox0, ox1) of output
+    /// columns whose input pixel is in the image, or `outside` when the input row is not.
+    /// Threads split the taps (im2col: each writes its rows) or the input channels
+    /// (col2im: each adds into its channel's planes), never sharing an output.
     @inline(__always)
-    private func forEachTap(h: Int, w: Int, oh: Int, ow: Int,
-                            _ body: (_ row: Int, _ c: Int, _ ki: Int, _ kj: Int, _ oy: Int, _ ox0: Int, _ ox1: Int) -> Void) {
-        for c in 0..<inChannels {
-            for ki in 0..<kernel {
-                for kj in 0..<kernel {
-                    let row = (c * kernel + ki) * kernel + kj
-                    // ox in range when 0 <= ox*stride - pad + kj < w
-                    let ox0 = max(0, (padding - kj + stride - 1) / stride)
-                    let ox1 = min(ow, (w - 1 + padding - kj) / stride + 1)
-                    for oy in 0..<oh {
-                        let iy = oy * stride - padding + ki
-                        if iy < 0 || iy >= h || ox0 >= ox1 { continue }
-                        body(row, c, ki, kj, oy, ox0, ox1)
-                    }
-                }
+    private func forEachTap(h: Int, w: Int, oh: Int, ow: Int, splitChannels: Bool = false,
+                            _ inside: (_ row: Int, _ c: Int, _ ki: Int, _ kj: Int, _ oy: Int, _ ox0: Int, _ ox1: Int) -> Void,
+                            outside: (_ row: Int, _ oy: Int) -> Void) {
+        let taps = kernel * kernel
+        func visit(_ row: Int) {
+            let c = row / taps, ki = row % taps / kernel, kj = row % kernel
+            // ox in range when 0 <= ox*stride - pad + kj < w
+            let ox0 = min(ow, max(0, (padding - kj + stride - 1) / stride))
+            let ox1 = max(ox0, min(ow, (w - 1 + padding - kj) / stride + 1))
+            for oy in 0..<oh {
+                let iy = oy * stride - padding + ki
+                if iy < 0 || iy >= h { outside(row, oy) } else { inside(row, c, ki, kj, oy, ox0, ox1) }
             }
+        }
+        if splitChannels {
+            parallelFor(inChannels) { c in for t in 0..<taps { visit(c * taps + t) } }
+        } else {
+            parallelFor(inChannels * taps) { visit($0) }
         }
     }
 }

@@ -109,3 +109,26 @@ public final class Model {
         for l in layers.reversed() { d = l.backward(d) }
     }
 }
+
+extension Model {
+    /// Multiply-adds x 2 per image for one forward pass, and for a training step
+    /// (forward, weight gradients, and input gradients for all but the first layer).
+    public var flopsPerImage: (forward: Double, training: Double) {
+        var fwd = 0.0, inputGrads = 0.0
+        var side = Double(imageSide)
+        for (i, l) in layers.enumerated() {
+            var f = 0.0
+            if let c = l as? Conv2d {
+                side = (side + 2 * Double(c.padding) - Double(c.kernel)) / Double(c.stride) + 1
+                f = 2 * side * side * Double(c.weight.count)
+            } else if let lin = l as? Linear {
+                f = 2 * Double(lin.weight.count)
+            } else if let p = l as? MaxPool2d {
+                side /= Double(p.size)
+            }
+            fwd += f
+            if i > 0 { inputGrads += f }
+        }
+        return (fwd, 2 * fwd + inputGrads)
+    }
+}

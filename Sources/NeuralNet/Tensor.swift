@@ -23,14 +23,15 @@ public struct Tensor {
     public var count: Int { data.count }
 }
 
-/// Row-major C = alpha * op(A) * op(B) + beta * C with A [m, k], B [k, n] after op.
+/// Row-major C = alpha * op(A) * op(B) + beta * C with A [m, k], B [k, n] after op;
+/// leading dimensions default to dense rows and may be wider (a column block of a larger matrix).
 @inline(__always)
 func gemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
           _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>,
-          alpha: Float = 1, beta: Float = 0) {
+          alpha: Float = 1, beta: Float = 0, lda: Int? = nil, ldb: Int? = nil, ldc: Int? = nil) {
     cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                Int32(m), Int32(n), Int32(k), alpha, a, Int32(transA ? m : k), b, Int32(transB ? k : n),
-                beta, c, Int32(n))
+                Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda ?? (transA ? m : k)), b, Int32(ldb ?? (transB ? k : n)),
+                beta, c, Int32(ldc ?? n))
 }
 
 /// Process-wide compute settings, made once at start-up.
@@ -41,9 +42,11 @@ public enum Compute {
     /// afresh each step, which cost half of the training time.
     public static func configure(threads: Int) {
         openblas_set_num_threads(Int32(max(1, threads)))
+        configuredThreads = max(1, threads)
         _ = mallopt(M_MMAP_THRESHOLD, Int32.max)
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
     }
 
-    public static var threads: Int { Int(openblas_get_num_threads()) }
+    nonisolated(unsafe) private static var configuredThreads = 1
+    public static var threads: Int { configuredThreads }
 }

@@ -106,6 +106,38 @@ final class GradientTests: XCTestCase {
         }}}}
     }
 
+    /// A batch spanning several im2col chunks equals the images one at a time:
+    /// outputs concatenate, weight gradients add.
+    func testConvChunksMatchSingleImages() {
+        let conv = Conv2d("c", 1, 6, kernel: 5, padding: 2)
+        let store = ParameterStore(conv.parameters)
+        defer { withExtendedLifetime(store) {} }
+        store.initialize(seed: 5)
+        let b = 13
+        XCTAssertLessThan(conv.chunk(rows: 25, pixels: 28 * 28), b, "the batch must span several chunks")
+        let x = random([1, b, 28, 28])
+        let r = random([6, b, 28, 28])
+        store.zeroGrads()
+        let y = conv.forward(x, training: true)
+        _ = conv.backward(r)
+        let batchGrad = Array(conv.weight.grad)
+        store.zeroGrads()
+        for i in 0..<b {
+            let xi = Tensor(shape: [1, 1, 28, 28], data: Array(x.data[i * 784..<(i + 1) * 784]))
+            let yi = conv.forward(xi, training: true)
+            for o in 0..<6 {
+                let got = y.data[(o * b + i) * 784..<(o * b + i + 1) * 784], want = yi.data[o * 784..<(o + 1) * 784]
+                let err = zip(got, want).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(err, 1e-5, "image \(i) channel \(o)")   // GEMM blocking differs: ulps, not more
+            }
+            var ri = Tensor(zeros: [6, 1, 28, 28])
+            for o in 0..<6 { for k in 0..<784 { ri.data[o * 784 + k] = r.data[(o * b + i) * 784 + k] } }
+            _ = conv.backward(ri)
+        }
+        let err = zip(batchGrad, Array(conv.weight.grad)).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+        XCTAssertLessThan(err, 1e-4)
+    }
+
     func testCrossEntropy() {
         var z = random([4, 10], scale: 3)
         let y: [Int32] = [3, 0, 9, 3]

@@ -26,7 +26,8 @@ nonisolated(unsafe) private var signalReceived: Int32 = 0
 /// journal, coordinates and also works; ranks form groups of `group_size`, and
 /// each group's leader asks rank 0 for ready tasks.
 public enum Engine {
-    public static func run(_ o: RunOptions) throws -> ExitStatus {
+    /// `execute` replaces the real task runner (benchmarks of the coordinator itself).
+    public static func run(_ o: RunOptions, execute: ((SweepTask) throws -> TaskOutcome)? = nil) throws -> ExitStatus {
         let world = try World.initialize()
         var logger = Logger(label: "prunesweep")
         logger[metadataKey: "rank"] = "\(world.rank)"
@@ -92,9 +93,9 @@ public enum Engine {
 
         let status: Int32
         if group.rank == 0 {
-            status = try lead(world: world, group: group, runner: runner, coordinator: coordinator, logger: logger)
+            status = try lead(world: world, group: group, execute: execute ?? runner.run, coordinator: coordinator, logger: logger)
         } else {
-            status = try follow(group: group, runner: runner)
+            status = try follow(group: group, execute: execute ?? runner.run)
         }
         if let c = coordinator {
             while !c.finished { usleep(1000) }
@@ -105,7 +106,7 @@ public enum Engine {
     }
 
     /// A group leader: ask rank 0 for a task, run it with the group, report, repeat.
-    static func lead(world: Communicator, group: Communicator, runner: TaskRunner, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
+    static func lead(world: Communicator, group: Communicator, execute: (SweepTask) throws -> TaskOutcome, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
         var request = WorkRequest(leader: world.rank)
         while true {
             request.stopping = signalReceived != 0
@@ -123,7 +124,7 @@ public enum Engine {
             let started = Date()
             var record = ResultRecord(task: task.id, kind: task.kind, status: "done", label: task.label, parameters: task.parameters)
             do {
-                let out = try runner.run(task)
+                let out = try execute(task)
                 record.metrics = out.metrics
                 record.info = out.info
                 if let c = out.info["collapsed"] { log.warning("whole tensors pruned away: \(c)") }
@@ -143,11 +144,11 @@ public enum Engine {
     }
 
     /// A group member: run whatever task the leader broadcasts, until told to stop.
-    static func follow(group: Communicator, runner: TaskRunner) throws -> Int32 {
+    static func follow(group: Communicator, execute: (SweepTask) throws -> TaskOutcome) throws -> Int32 {
         while true {
             let reply = try JSONDecoder().decode(WorkReply.self, from: Data(try group.broadcast([])))
             if let code = reply.stop { return code }
-            if let task = reply.task { _ = try? runner.run(task) }
+            if let task = reply.task { _ = try? execute(task) }
         }
     }
 

@@ -10,6 +10,7 @@ import TensorStore
 public struct TaskOutcome {
     public var metrics: [String: Double] = [:]
     public var info: [String: String] = [:]
+    public init(metrics: [String: Double] = [:], info: [String: String] = [:]) { self.metrics = metrics; self.info = info }
 }
 
 /// The task failed on purpose (not a crash): diverging loss, an impossible ratio.

@@ -34,10 +34,10 @@ test: deps-test
 unit-tests:
 	swift test --skip-build
 
-# The same Cluster tests on 2 and 3 ranks: expected values come from rank and size.
+# The same tests on 2 and 3 ranks: expected values come from rank and size.
+MPI_TESTS := ClusterTests SweepTests.DataParallelTests
 mpi-tests:
-	timeout 300 mpirun -np 2 .build/debug/prunesweepPackageTests.xctest ClusterTests
-	timeout 300 mpirun -np 3 --oversubscribe .build/debug/prunesweepPackageTests.xctest ClusterTests
+	for n in 2 3; do for t in $(MPI_TESTS); do timeout 300 mpirun -np $$n .build/debug/prunesweepPackageTests.xctest $$t || exit 1; done; done
 
 shell-tests: release
 	Tests/run-suites

@@ -22,7 +22,7 @@ let package = Package(
         .target(name: "Cluster", dependencies: ["CMPIShim"]),
         .target(name: "TensorStore", dependencies: ["CRados", "CZlib"]),
         .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets"]),
-        .target(name: "Distillation", dependencies: ["NeuralNet", "Datasets"]),
+        .target(name: "Distillation", dependencies: ["NeuralNet", "Datasets", "TensorStore"]),
         .target(name: "Sweep", dependencies: [
             "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore",
             .product(name: "Logging", package: "swift-log"),
@@ -39,7 +39,7 @@ let package = Package(
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
         .testTarget(name: "TensorStoreTests", dependencies: ["TensorStore"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet"]),
-        .testTarget(name: "DistillationTests", dependencies: ["Distillation", "NeuralNet"]),
+        .testTarget(name: "DistillationTests", dependencies: ["Distillation", "NeuralNet", "TensorStore", "Datasets"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
     ],

@@ -30,23 +30,25 @@ final class GradientTests: XCTestCase {
         if checkInput {
             for _ in 0..<samples {
                 let i = Int(rng.next() % UInt64(x.count))
-                let saved = x.data[i]
-                x.data[i] = saved + eps; let up = loss()
-                x.data[i] = saved - eps; let down = loss()
-                x.data[i] = saved
-                assertClose(Double(dx.data[i]), (up - down) / Double(2 * eps), "dx[\(i)]", file: file, line: line)
+                let numeric = centralDifference(x.data[i], eps, set: { x.data[i] = $0 }, loss)
+                assertClose(Double(dx.data[i]), numeric, "dx[\(i)]", file: file, line: line)
             }
         }
         for p in layer.parameters {
             for _ in 0..<min(samples, p.count) {
                 let i = Int(rng.next() % UInt64(p.count))
-                let saved = p.value[i]
-                p.value[i] = saved + eps; let up = loss()
-                p.value[i] = saved - eps; let down = loss()
-                p.value[i] = saved
-                assertClose(Double(p.grad[i]), (up - down) / Double(2 * eps), "\(p.name)[\(i)]", file: file, line: line)
+                let numeric = centralDifference(p.value[i], eps, set: { p.value[i] = $0 }, loss)
+                assertClose(Double(p.grad[i]), numeric, "\(p.name)[\(i)]", file: file, line: line)
             }
         }
+    }
+
+    /// (L(v + eps) - L(v - eps)) / 2 eps, restoring v afterwards.
+    func centralDifference(_ v: Float, _ eps: Float, set: (Float) -> Void, _ loss: () -> Double) -> Double {
+        set(v + eps); let up = loss()
+        set(v - eps); let down = loss()
+        set(v)
+        return (up - down) / Double(2 * eps)
     }
 
     func assertClose(_ analytic: Double, _ numeric: Double, _ what: String, file: StaticString, line: UInt) {

@@ -70,11 +70,12 @@ public final class FileStore: TensorStore, @unchecked Sendable {
         tensors.reserveCapacity(layout.entries.count)
         for e in layout.entries {
             let n = e.end - e.begin
+            var partCRC: UInt32 = 0
             let bytes = try [UInt8](unsafeUninitializedCapacity: n) { buf, count in
-                try file.read(into: UnsafeMutableRawBufferPointer(buf), at: layout.headerEnd + e.begin)
+                partCRC = try file.readChecksummed(into: UnsafeMutableRawBufferPointer(buf), at: layout.headerEnd + e.begin)
                 count = n
             }
-            crc = Checksum.combine(crc, bytes.withUnsafeBytes { Checksum.crc32($0) }, length: n)
+            crc = Checksum.combine(crc, partCRC, length: n)
             tensors.append(NamedTensor(name: e.name, dtype: e.dtype, shape: e.shape, bytes: bytes))
         }
         try Seal.check(layout, crc: crc, key: key)
@@ -171,6 +172,32 @@ struct OpenFile {
     func close() { Glibc.close(fd) }
 
     /// Fills `buf` from `offset`; a short file is a truncated object.
+    /// Reads `buf.count` bytes at `offset` and returns their crc32. Large reads
+    /// are split in two halves read and checksummed on two threads (the
+    /// checksum, not the copy, bounds a verified read), then the crcs combined.
+    func readChecksummed(into buf: UnsafeMutableRawBufferPointer, at offset: Int) throws -> UInt32 {
+        let n = buf.count
+        guard n >= 1 << 20 else {
+            try read(into: buf, at: offset)
+            return Checksum.crc32(UnsafeRawBufferPointer(buf))
+        }
+        let half = n / 2
+        var crcs: [UInt32] = [0, 0]
+        var failure: Error?
+        let lock = NSLock()
+        crcs.withUnsafeMutableBufferPointer { out in
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                let part = UnsafeMutableRawBufferPointer(rebasing: buf[(i == 0 ? 0 : half)..<(i == 0 ? half : n)])
+                do {
+                    try read(into: part, at: offset + (i == 0 ? 0 : half))
+                    out[i] = Checksum.crc32(UnsafeRawBufferPointer(part))
+                } catch { lock.lock(); failure = failure ?? error; lock.unlock() }
+            }
+        }
+        if let failure { throw failure }
+        return Checksum.combine(crcs[0], crcs[1], length: n - half)
+    }
+
     func read(into buf: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         var done = 0
         while done < buf.count {

@@ -41,6 +41,24 @@ final class FileStoreTests: XCTestCase {
         assertStoreError({ if case .badURL = $0 { return true }; return false }, "bad url") { _ = try openStore(url: "rados://pool?conf=/etc/hosts&id=x&timeout=-1") }
     }
 
+    /// Objects over 1 MiB are read and checksummed in two halves: both halves
+    /// must arrive intact and a flip in either is caught.
+    func testLargeObjectsAreVerifiedInBothHalves() throws {
+        let dir = temporaryDirectory("large")
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try FileStore(directory: dir)
+        let object = sampleObject(seed: 9, floats: 3 << 18)   // 3 MiB of data
+        try store.put("big", object, provenance: testProvenance)
+        XCTAssertEqual(try store.get("big").tensors.map(\.bytes), object.tensors.map(\.bytes))
+        let good = try AtomicFile.read(store.path("big"))
+        for offset in [good.count / 3, good.count - 1000] {
+            var bytes = good
+            bytes[offset] ^= 0x01
+            try AtomicFile.write(bytes, to: store.path("big"))
+            assertStoreError({ $0.isCorrupt("checksum mismatch") }, "flip at \(offset)") { _ = try store.get("big") }
+        }
+    }
+
     func testCorruptAndTruncatedObjectsAreReportedWithTheKey() throws {
         let dir = temporaryDirectory("corrupt")
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -108,10 +108,14 @@ stop_and_resume() {
   wait "$pid" || status=$?
   [[ $status -eq 75 ]] || { echo "exit status $status, expected 75" >&2; return 1; }
   [[ $(lines "$journal") -lt $TASKS ]] || return 1
+  # the store dies with the job (a RAM store): the rerun must recompute what it needs
+  rm -rf "$WORK/t/tiny/store"
   "$BIN" run "$SWEEP" --results "$WORK/t" 2>>"$WORK/t.log"
 }
 check "SIGTERM exits 75 (requeue me) and a rerun finishes" stop_and_resume
 check "after the stop every task is in the journal exactly once" exactly_once "$WORK/t/tiny/results.jsonl"
+metrics "$WORK/t/tiny/results.jsonl" > "$WORK/mt"
+check "tensors lost with the store are recomputed to the same results" cmp -s "$WORK/m1" "$WORK/mt"
 
 # A diverging parent fails; its trials are skipped; the rest of the sweep runs
 sed -e 's/^name = "tiny"/name = "diverge"/' -e 's/^seeds = \[0, 1\]/seeds = [0]\n"parent.lr" = [0.05, 1e9]/' "$SWEEP" > "$WORK/diverge.toml"

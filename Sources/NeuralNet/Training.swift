@@ -75,6 +75,7 @@ public func countCorrect(_ logits: Tensor, _ labels: ArraySlice<Int32>) -> Int {
 public struct Evaluation: Sendable, Codable {
     public var accuracy: Double
     public var loss: Double
+    public init(accuracy: Double, loss: Double) { self.accuracy = accuracy; self.loss = loss }
 }
 
 /// Test accuracy and mean cross-entropy over all of `data`.

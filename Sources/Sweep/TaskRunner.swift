@@ -29,6 +29,8 @@ final class TaskRunner {
     let group: Communicator
     let shouldAbandon: () -> Bool
     private var datasets: [String: (train: ImageDataset, test: ImageDataset)] = [:]
+    /// Test-set outputs of parents and teachers, by task id: computed once per process.
+    private var referenceOutputs: [String: ModelOutputs] = [:]
 
     init(store: TensorStore, graph: TaskGraph, group: Communicator, provenance: @escaping (SweepTask) -> Provenance, shouldAbandon: @escaping () -> Bool) {
         self.store = store; self.graph = graph; self.group = group; self.provenance = provenance; self.shouldAbandon = shouldAbandon
@@ -146,14 +148,15 @@ final class TaskRunner {
         let masks = pruneMasks(parent, ratio: ratio, method: method, seed: pointSeed)
         let prunedNet = pruned(parent, masks: masks)
         out.metrics["cosine"] = cosineSimilarity(parent, prunedNet)
-        let before = evaluate(prunedNet, on: test)
+        let prunedOutputs = ModelOutputs(prunedNet, on: test)
+        let before = evaluation(prunedOutputs, test)
         out.metrics["accuracy_before"] = before.accuracy
         out.metrics["loss_before"] = before.loss
 
         let scratch = p["student"] == "scratch"
         let student = scratch ? Model(parent.architecture, inputSide: train.rows, classes: train.classes, seed: seed) : prunedNet
         let teacher = try TeacherChoice(parsing: p["teacher"]!)
-        var teacherModel: Model?
+        var teacherOutputs: ModelOutputs?
         var loss = crossEntropyLoss
         let kd = { (t: Tensor) in
             kdLoss(teacherLogits: t, temperature: Float(p["kd.temperature"]!)!, alpha: Float(p["kd.alpha"]!)!)
@@ -162,16 +165,17 @@ final class TaskRunner {
         case .none: break
         case .parent:
             // fine-tuning: the unpruned parent teaches; from scratch: the parent pruned at r does
-            teacherModel = scratch ? prunedNet : parent
             let key = scratch ? "logits/pruned-\(String(pointSeed, radix: 16))" : "logits/\(parentTask.id)"
-            loss = kd(try logits(of: teacherModel!, key: key, task: task, train: train))
+            loss = kd(try logits(of: scratch ? prunedNet : parent, key: key, task: task, train: train))
+            if scratch { teacherOutputs = prunedOutputs }
         case .uniform, .gaussian:
             let kind: NoiseKind = teacher == .uniform ? .uniform : .gaussian
             loss = kd(noiseTeacherLogits(kind: kind, count: train.count, classes: train.classes, seed: seed))
         case .model:
             let teacherTask = graph[task.needs[1]]!
-            teacherModel = try model(of: teacherTask)
-            loss = kd(try logits(of: teacherModel!, key: "logits/\(teacherTask.id)", task: task, train: train))
+            let teacherModel = try model(of: teacherTask)
+            loss = kd(try logits(of: teacherModel, key: "logits/\(teacherTask.id)", task: task, train: train))
+            teacherOutputs = outputs(of: teacherTask, teacherModel, test)
         }
 
         let stats = try fineTune(student, on: train, epochs: Int(p["finetune.epochs"]!)!, batchSize: Int(p["finetune.batch"]!)!,
@@ -182,7 +186,8 @@ final class TaskRunner {
         for s in stats { try checkFinite(s.loss, "fine-tuning loss") }
         if let s = stats.last { out.metrics["train_loss"] = s.loss }
 
-        let after = evaluate(student, on: test)
+        let studentOutputs = ModelOutputs(student, on: test)
+        let after = evaluation(studentOutputs, test)
         out.metrics["accuracy_after"] = after.accuracy
         out.metrics["loss_after"] = after.loss
         let sp = sparsity(student)
@@ -190,8 +195,8 @@ final class TaskRunner {
         for t in sp.perTensor { out.metrics["sparsity.\(t.name)"] = t.sparsity }
         if !sp.collapsed.isEmpty { out.info["collapsed"] = sp.collapsed.joined(separator: ",") }
 
-        add(FunctionalMetrics.compare(parent, student, on: test), as: "parent", to: &out)
-        if let t = teacherModel, t !== parent { add(FunctionalMetrics.compare(t, student, on: test), as: "teacher", to: &out) }
+        add(FunctionalMetrics(outputs(of: parentTask, parent, test), studentOutputs, labels: test.labels), as: "parent", to: &out)
+        if let t = teacherOutputs { add(FunctionalMetrics(t, studentOutputs, labels: test.labels), as: "teacher", to: &out) }
         if isLeader { try store.put("student/\(task.id)", student.safetensors(metadata: ["task": task.id]), provenance: provenance(task)) }
         return out
     }
@@ -204,6 +209,19 @@ final class TaskRunner {
         out.metrics["bures_\(who)"] = m.normalizedBures
         out.metrics["error_copy_\(who)"] = m.errorCopy
         out.metrics["right_agreement_\(who)"] = m.rightAgreement
+    }
+
+    func outputs(of task: SweepTask, _ model: Model, _ test: ImageDataset) -> ModelOutputs {
+        if let o = referenceOutputs[task.id] { return o }
+        let o = ModelOutputs(model, on: test)
+        referenceOutputs[task.id] = o
+        return o
+    }
+
+    /// Test accuracy and mean cross-entropy from outputs already computed.
+    func evaluation(_ o: ModelOutputs, _ test: ImageDataset) -> Evaluation {
+        let correct = zip(o.predictions, test.labels).filter { $0 == Int($1) }.count
+        return Evaluation(accuracy: Double(correct) / Double(test.count), loss: CrossEntropy.lossAndGrad(o.logits, test.labels[...]).loss)
     }
 
     func analysisError(_ m: Model) -> String {

@@ -43,4 +43,8 @@ shell-tests: release
 	Tests/run-suites
 
 bench: release
-	bench/train-throughput
+	bench/train-throughput .build/release
+	bench/allreduce .build/release
+	bench/sweep-scaling .build/release
+	bench/store-throughput
+	bench/report-speed

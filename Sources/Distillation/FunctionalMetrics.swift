@@ -15,19 +15,9 @@ public struct ModelOutputs {
         self.logits = logits; self.penultimate = penultimate
     }
 
-    /// Batches of 64: small im2col buffers stay in cache (1000 was 1.5x slower).
-    public init(_ model: Model, on data: ImageDataset, batchSize: Int = 64) {
-        var z = [Float](), h = [Float]()
-        var width = 0
-        var start = 0
-        while start < data.count {
-            let idx = Array(start..<min(data.count, start + batchSize))
-            let (pen, logits) = model.forwardWithPenultimate(data.gather(idx[...]).images, batch: idx.count)
-            width = pen.shape[1]
-            z += logits.data; h += pen.data
-            start += batchSize
-        }
-        self.init(logits: Tensor(shape: [data.count, model.classes], data: z), penultimate: Tensor(shape: [data.count, width], data: h))
+    public init(_ model: Model, on data: ImageDataset) {
+        let (logits, penultimate) = predict(model, on: data)
+        self.init(logits: logits, penultimate: penultimate)
     }
 
     public var predictions: [Int] {

@@ -109,7 +109,7 @@ public final class Conv2d: Layer {
     private func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, images: Range<Int>, batch: Int,
                         h: Int, w: Int, oh: Int, ow: Int) {
         let n = images.count * oh * ow
-        forEachTap(h: h, w: w, oh: oh, ow: ow, splitChannels: true) { row, c, ki, kj, oy, ox0, ox1 in
+        forEachTap(h: h, w: w, oh: oh, ow: ow) { row, c, ki, kj, oy, ox0, ox1 in
             let iy = oy * stride - padding + ki
             for (j, bi) in images.enumerated() {
                 let dst = dx + ((c * batch + bi) * h + iy) * w
@@ -122,10 +122,8 @@ public final class Conv2d: Layer {
 
     /// Visits each (tap, output row): `inside` with the range [ox0, ox1) of output
     /// columns whose input pixel is in the image, or `outside` when the input row is not.
-    /// Threads split the taps (im2col: each writes its rows) or the input channels
-    /// (col2im: each adds into its channel's planes), never sharing an output.
     @inline(__always)
-    private func forEachTap(h: Int, w: Int, oh: Int, ow: Int, splitChannels: Bool = false,
+    private func forEachTap(h: Int, w: Int, oh: Int, ow: Int,
                             _ inside: (_ row: Int, _ c: Int, _ ki: Int, _ kj: Int, _ oy: Int, _ ox0: Int, _ ox1: Int) -> Void,
                             outside: (_ row: Int, _ oy: Int) -> Void) {
         let taps = kernel * kernel
@@ -139,10 +137,6 @@ public final class Conv2d: Layer {
                 if iy < 0 || iy >= h { outside(row, oy) } else { inside(row, c, ki, kj, oy, ox0, ox1) }
             }
         }
-        if splitChannels {
-            parallelFor(inChannels) { c in for t in 0..<taps { visit(c * taps + t) } }
-        } else {
-            parallelFor(inChannels * taps) { visit($0) }
-        }
+        for row in 0..<inChannels * taps { visit(row) }
     }
 }

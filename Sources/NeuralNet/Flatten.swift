@@ -5,7 +5,7 @@ public final class Flatten: Layer {
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        inShape = x.shape
+        if training { inShape = x.shape }   // inference keeps no state: threads may share a model
         let (c, b, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
         var y = Tensor(zeros: [b, c * hw])
         permute(x.data, into: &y.data, c: c, b: b, hw: hw, forward: true)

@@ -1,8 +1,11 @@
+import CBLAS
 import Foundation
 
-/// Measured sgemm throughput (GFLOP/s) for n x n matrices on the current
-/// thread count: the roofline a training loop is compared with.
+/// Measured sgemm throughput (GFLOP/s) for n x n matrices with OpenBLAS on
+/// `Compute.threads` threads: the roofline a training loop is compared with.
 public func measureSGEMM(n: Int = 512, seconds: Double = 1) -> Double {
+    openblas_set_num_threads(Int32(Compute.threads))
+    defer { openblas_set_num_threads(1) }
     let a = [Float](repeating: 1.0001, count: n * n), b = [Float](repeating: 0.9999, count: n * n)
     var c = [Float](repeating: 0, count: n * n)
     var calls = 0

@@ -16,7 +16,7 @@ public final class MaxPool2d: Layer {
         x.data.withUnsafeBufferPointer { xp in
             y.data.withUnsafeMutableBufferPointer { yp in
                 arg.withUnsafeMutableBufferPointer { ap in
-                    parallelFor(planes, minimumPerThread: 64) { p in
+                    for p in 0..<planes {
                         let src = p * h * w
                         for oy in 0..<oh {
                             for ox in 0..<ow {

@@ -74,6 +74,17 @@ public final class Model {
 
     public var parameters: [Parameter] { store.parameters }
 
+    /// Width of the representation entering the last layer.
+    public var penultimateWidth: Int { (layers[headIndex] as! Linear).inputs }
+
+    /// Models of the same shape that threads train on shards of a batch
+    /// (layers keep per-batch state, so threads cannot share one).
+    private var replicaPool: [Model] = []
+    func replicas(_ n: Int) -> [Model] {
+        while replicaPool.count < n { replicaPool.append(Model(architecture, inputSide: imageSide, classes: classes)) }
+        return Array(replicaPool.prefix(n))
+    }
+
     /// An independent copy with the same values and masks.
     public func copy() -> Model {
         let m = Model(architecture, inputSide: imageSide, classes: classes)

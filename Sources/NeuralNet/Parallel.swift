@@ -4,7 +4,7 @@ import Foundation
 /// index must write its own memory: no reductions, so results do not depend
 /// on the schedule.
 @inline(__always)
-func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Int) -> Void) {
+public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Int) -> Void) {
     let workers = min(Compute.threads, count / max(minimumPerThread, 1))
     if workers <= 1 {
         for i in 0..<count { body(i) }

@@ -6,10 +6,7 @@ public final class ReLU: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         var y = x
         y.data.withUnsafeMutableBufferPointer { p in
-            let n = p.count, blocks = 64
-            parallelFor(blocks, minimumPerThread: n < 1 << 16 ? blocks : 1) { k in
-                for i in k * n / blocks..<(k + 1) * n / blocks { p[i] = max(p[i], 0) }
-            }
+            for i in 0..<p.count { p[i] = max(p[i], 0) }
         }
         if training { self.y = y }
         return y
@@ -20,10 +17,7 @@ public final class ReLU: Layer {
         var dx = dy
         dx.data.withUnsafeMutableBufferPointer { d in
             y.data.withUnsafeBufferPointer { yp in
-                let n = d.count, blocks = 64
-                parallelFor(blocks, minimumPerThread: n < 1 << 16 ? blocks : 1) { k in
-                    for i in k * n / blocks..<(k + 1) * n / blocks { d[i] = yp[i] > 0 ? d[i] : 0 }
-                }
+                for i in 0..<d.count { d[i] = yp[i] > 0 ? d[i] : 0 }
             }
         }
         self.y = nil

@@ -36,12 +36,14 @@ func gemm(_ transA: Bool, _ transB: Bool, m: Int, n: Int, k: Int,
 
 /// Process-wide compute settings, made once at start-up.
 public enum Compute {
-    /// OpenBLAS threads. Set explicitly: results are bit-identical for a given
-    /// count, and mpirun's core binding would otherwise decide it. Also keeps
-    /// glibc from mmapping (and zero-faulting) every large activation buffer
-    /// afresh each step, which cost half of the training time.
+    /// Threads for one process. Work is split by batch: each thread runs a
+    /// shard of every batch with single-threaded BLAS (LeNet5's small GEMMs
+    /// gain nothing from BLAS threads), and gradients are summed in shard
+    /// order, so results are bit-identical for a given count. Also keeps glibc
+    /// from mmapping (and zero-faulting) every large activation buffer afresh
+    /// each step, which cost half of the training time.
     public static func configure(threads: Int) {
-        openblas_set_num_threads(Int32(max(1, threads)))
+        openblas_set_num_threads(1)
         configuredThreads = max(1, threads)
         _ = mallopt(M_MMAP_THRESHOLD, Int32.max)
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)

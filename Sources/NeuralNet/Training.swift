@@ -29,26 +29,44 @@ public struct DataParallel {
 }
 
 /// One epoch of minibatch SGD over `data`, in the order drawn from (seed, epoch).
+/// With `Compute.threads` > 1, each thread takes a shard of every batch on its
+/// own replica and the gradients are summed in shard order.
 public func trainEpoch(_ model: Model, on data: ImageDataset, optimizer: SGD, batchSize: Int,
                        seed: UInt64, epoch: Int, loss: LossFunction = crossEntropyLoss,
                        group: DataParallel? = nil,
                        onBatch: ((_ done: Int, _ total: Int) -> Void)? = nil) throws -> EpochStats {
     let order = EpochOrder(count: data.count, batchSize: batchSize, seed: seed, epoch: epoch)
+    let threads = Compute.threads
+    let workers = [model] + model.replicas(threads - 1)
     let start = Date()
     var total = 0.0, correct = 0, seen = 0
+    var lossSums = [Double](repeating: 0, count: threads), hits = [Int](repeating: 0, count: threads)
     for bi in 0..<order.batchCount {
         let batch = order.batch(bi)
         let mine = group.map { EpochOrder.shard(batch, rank: $0.rank, size: $0.size) } ?? batch
-        model.store.zeroGrads()
-        if !mine.isEmpty {
-            let (x, y) = data.gather(mine)
-            let logits = model.forward(x, batch: mine.count, training: true)
-            let (l, dz) = loss(logits, mine, y[...], batch.count)
-            model.backward(dz)
-            total += l * Double(batch.count)
-            correct += countCorrect(logits, y[...])
-            seen += mine.count
+        for w in workers {
+            w.store.zeroGrads()
+            if w !== model { _ = w.store.values.update(fromContentsOf: model.store.values) }
         }
+        lossSums.withUnsafeMutableBufferPointer { ls in hits.withUnsafeMutableBufferPointer { hs in
+            parallelFor(threads) { t in
+                let part = EpochOrder.shard(mine, rank: t, size: threads)
+                ls[t] = 0; hs[t] = 0
+                guard !part.isEmpty else { return }
+                let (x, y) = data.gather(part)
+                let logits = workers[t].forward(x, batch: part.count, training: true)
+                let (l, dz) = loss(logits, part, y[...], batch.count)
+                workers[t].backward(dz)
+                ls[t] = l * Double(batch.count)
+                hs[t] = countCorrect(logits, y[...])
+            }
+        }}
+        for w in workers.dropFirst() {
+            for i in 0..<model.store.count { model.store.grads[i] += w.store.grads[i] }
+        }
+        total += lossSums.reduce(0, +)
+        correct += hits.reduce(0, +)
+        seen += mine.count
         if let group { try group.reduce(model.store.grads) }
         optimizer.step(model.store)
         onBatch?(bi + 1, order.batchCount)
@@ -78,30 +96,40 @@ public struct Evaluation: Sendable, Codable {
     public init(accuracy: Double, loss: Double) { self.accuracy = accuracy; self.loss = loss }
 }
 
-/// Test accuracy and mean cross-entropy over all of `data`.
-public func evaluate(_ model: Model, on data: ImageDataset, batchSize: Int = 1000) -> Evaluation {
-    var correct = 0, loss = 0.0
-    var start = 0
-    while start < data.count {
-        let idx = Array(start..<min(data.count, start + batchSize))
-        let (x, y) = data.gather(idx[...])
-        let logits = model.forward(x, batch: idx.count)
-        loss += CrossEntropy.lossAndGrad(logits, y[...]).loss * Double(idx.count)
-        correct += countCorrect(logits, y[...])
-        start += batchSize
-    }
-    return Evaluation(accuracy: Double(correct) / Double(data.count), loss: loss / Double(data.count))
+/// Test accuracy and mean cross-entropy over all of `data` (batches on
+/// `Compute.threads` threads; inference keeps no state in the model).
+public func evaluate(_ model: Model, on data: ImageDataset, batchSize: Int = 250) -> Evaluation {
+    let batches = (data.count + batchSize - 1) / batchSize
+    var losses = [Double](repeating: 0, count: batches), hits = [Int](repeating: 0, count: batches)
+    losses.withUnsafeMutableBufferPointer { ls in hits.withUnsafeMutableBufferPointer { hs in
+        parallelFor(batches) { b in
+            let idx = Array(b * batchSize..<min(data.count, (b + 1) * batchSize))
+            let (x, y) = data.gather(idx[...])
+            let logits = model.forward(x, batch: idx.count)
+            ls[b] = CrossEntropy.lossAndGrad(logits, y[...]).loss * Double(idx.count)
+            hs[b] = countCorrect(logits, y[...])
+        }
+    }}
+    return Evaluation(accuracy: Double(hits.reduce(0, +)) / Double(data.count), loss: losses.reduce(0, +) / Double(data.count))
 }
 
 /// Logits for every example of `data`, [count, classes].
-public func predictLogits(_ model: Model, on data: ImageDataset, batchSize: Int = 1000) -> Tensor {
-    var out = [Float]()
-    out.reserveCapacity(data.count * model.classes)
-    var start = 0
-    while start < data.count {
-        let idx = Array(start..<min(data.count, start + batchSize))
-        out += model.forward(data.gather(idx[...]).images, batch: idx.count).data
-        start += batchSize
-    }
-    return Tensor(shape: [data.count, model.classes], data: out)
+public func predictLogits(_ model: Model, on data: ImageDataset, batchSize: Int = 250) -> Tensor {
+    predict(model, on: data, batchSize: batchSize).logits
+}
+
+/// Logits [count, classes] and the penultimate representation [count, width]
+/// for every example of `data`, batches on `Compute.threads` threads.
+public func predict(_ model: Model, on data: ImageDataset, batchSize: Int = 250) -> (logits: Tensor, penultimate: Tensor) {
+    let k = model.classes, d = model.penultimateWidth
+    var z = [Float](repeating: 0, count: data.count * k), h = [Float](repeating: 0, count: data.count * d)
+    z.withUnsafeMutableBufferPointer { zp in h.withUnsafeMutableBufferPointer { hp in
+        parallelFor((data.count + batchSize - 1) / batchSize) { b in
+            let lo = b * batchSize, hi = min(data.count, lo + batchSize)
+            let (pen, logits) = model.forwardWithPenultimate(data.gather(Array(lo..<hi)[...]).images, batch: hi - lo)
+            _ = UnsafeMutableBufferPointer(rebasing: zp[lo * k..<hi * k]).update(fromContentsOf: logits.data)
+            _ = UnsafeMutableBufferPointer(rebasing: hp[lo * d..<hi * d]).update(fromContentsOf: pen.data)
+        }
+    }}
+    return (Tensor(shape: [data.count, k], data: z), Tensor(shape: [data.count, d], data: h))
 }

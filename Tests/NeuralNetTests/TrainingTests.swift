@@ -48,6 +48,24 @@ final class TrainingTests: XCTestCase {
         XCTAssertNotEqual(a, c)
     }
 
+    /// Two threads split every batch; the result is bit-identical run to run
+    /// and matches one thread up to the order of floating-point sums.
+    func testThreadsSplitBatchesDeterministically() throws {
+        func run(threads: Int) throws -> [Float] {
+            Compute.configure(threads: threads)
+            defer { Compute.configure(threads: 1) }
+            let m = Model(.lenet5, seed: 2)
+            let sgd = SGD(store: m.store, learningRate: 0.05, momentum: 0.9)
+            _ = try trainEpoch(m, on: Self.train, optimizer: sgd, batchSize: 64, seed: 2, epoch: 0)
+            return m.store.flatValues
+        }
+        let a = try run(threads: 2), b = try run(threads: 2), one = try run(threads: 1)
+        XCTAssertEqual(a.map(\.bitPattern), b.map(\.bitPattern))
+        let rel = zip(a, one).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }.squareRoot()
+            / one.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
+        XCTAssertLessThan(rel, 1e-4)
+    }
+
     func testLearns() throws {
         let m = Model(.mlp([64]), seed: 0)
         let sgd = SGD(store: m.store, learningRate: 0.05, momentum: 0.9)

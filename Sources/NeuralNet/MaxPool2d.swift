@@ -20,14 +20,19 @@ public final class MaxPool2d: Layer {
                         let src = p * h * w
                         for oy in 0..<oh {
                             for ox in 0..<ow {
-                                var best = src + oy * size * w + ox * size
-                                for dy in 0..<size {
-                                    for dx in 0..<size {
-                                        let i = src + (oy * size + dy) * w + ox * size + dx
-                                        if xp[i] > xp[best] { best = i }
+                                let o = (p * oh + oy) * ow + ox
+                                let corner = src + oy * size * w + ox * size
+                                var best = corner
+                                if size == 2 {
+                                    // LeNet's case, unrolled: same scan order and ties as below
+                                    if xp[corner + 1] > xp[best] { best = corner + 1 }
+                                    if xp[corner + w] > xp[best] { best = corner + w }
+                                    if xp[corner + w + 1] > xp[best] { best = corner + w + 1 }
+                                } else {
+                                    for dy in 0..<size {
+                                        for dx in 0..<size where xp[corner + dy * w + dx] > xp[best] { best = corner + dy * w + dx }
                                     }
                                 }
-                                let o = (p * oh + oy) * ow + ox
                                 yp[o] = xp[best]; ap[o] = Int32(best)
                             }
                         }

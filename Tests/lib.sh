@@ -1,6 +1,7 @@
 # shellcheck shell=bash
 # Shared by the shell test suites: `check NAME CMD...` runs one case,
-# `finish` prints the plain tally line and sets the exit status.
+# `wait_for` polls with a deadline, `finish` prints the plain tally line and
+# sets the exit status.
 PASSED=0
 FAILED=0
 
@@ -11,6 +12,15 @@ check() {
   else
     FAILED=$((FAILED + 1)); echo "not ok - $name"
   fi
+}
+
+# wait_for SECS CMD...: poll CMD every 0.2 s until it succeeds or SECS pass.
+wait_for() {
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
 }
 
 finish() {

@@ -13,17 +13,29 @@ struct Bench: ParsableCommand {
         subcommands: [TrainBench.self, StepBench.self, AllreduceBench.self, SchedulerBench.self])
 }
 
+/// The model, batch (global, under mpirun) and timing of a training benchmark.
+struct ModelBenchOptions: ParsableArguments {
+    @Option(help: "lenet5 or mlp:W1,W2,...") var arch: Architecture = .lenet5
+    @Option(help: "Batch size (global: split over the ranks under mpirun).") var batch: Int = 256
+    @Option(help: "Images per timed pass.") var images: Int = 15360
+    @Option(help: "Timed passes (the median is reported).") var repeats: Int = 3
+
+    func validate() throws {
+        guard batch >= 1, images >= batch, repeats >= 1 else {
+            throw ValidationError("--batch and --repeats must be at least 1, and --images at least --batch")
+        }
+    }
+}
+
 /// Training images/s on Fashion-MNIST (the median of timed epochs over a
 /// fixed slice), with the fraction of the measured sgemm roofline reached.
 struct TrainBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "train", abstract: "Training throughput of one model.")
-    @Option(help: "lenet5 or mlp:W1,W2,...") var arch: Architecture = .lenet5
-    @Option(help: "Batch size.") var batch: Int = 256
-    @Option(help: "Images per timed pass.") var images: Int = 15360
-    @Option(help: "Timed passes (the median is reported).") var repeats: Int = 3
+    @OptionGroup var options: ModelBenchOptions
     @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
+        let (arch, batch, images, repeats) = (options.arch, options.batch, options.images, options.repeats)
         let data = try dataOptions.load(.train).subset(images)
         let model = Model(arch, seed: 0)
         let sgd = SGD(store: model.store, learningRate: 0.01, momentum: 0.9)
@@ -45,20 +57,16 @@ struct TrainBench: ParsableCommand {
 /// the model's gradient buffer timed alone, as a fraction of that step.
 struct StepBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step", abstract: "Data-parallel step time and its allreduce share.")
-    @Option(help: "lenet5 or mlp:W1,W2,...") var arch: Architecture = .lenet5
-    @Option(help: "Global batch size (split over the ranks).") var batch: Int = 256
-    @Option(help: "Images per timed pass.") var images: Int = 15360
-    @Option(help: "Timed passes (the median is reported).") var repeats: Int = 3
+    @OptionGroup var options: ModelBenchOptions
     @Option(name: .customLong("allreduce-repeats"), help: "Timed allreduces of the gradient buffer.") var allreduceRepeats: Int = 300
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
-        guard batch >= 1, images >= batch, repeats >= 1, allreduceRepeats >= 1 else {
-            throw ValidationError("--batch, --repeats and --allreduce-repeats must be at least 1, and --images at least --batch")
-        }
+        guard allreduceRepeats >= 1 else { throw ValidationError("--allreduce-repeats must be at least 1") }
     }
 
     func run() throws {
+        let (arch, batch, images, repeats) = (options.arch, options.batch, options.images, options.repeats)
         let world = try World.initialize()
         let data = try dataOptions.load(.train).subset(images)
         let model = Model(arch, seed: 0)

@@ -15,15 +15,6 @@ cd "$WORK"
 
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
-# wait_for SECS CMD...: poll CMD every 0.2 s until it succeeds or SECS pass.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-
 job_state() { scontrol show job -o "$1" | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 job_is() { [[ $(job_state "$1") == "$2" ]]; }
 

@@ -37,15 +37,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM INT # so that cleanup runs when `timeout` stops the suite
 cd "$WORK"
 
-# wait_for SECS CMD...: poll CMD every 0.2 s until it succeeds or SECS pass.
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-
 job_state() { scontrol show job -o "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
 # job_ends ID STATE SECS: wait until the job ends; succeed if it ended in STATE.
 job_ends() {

@@ -41,7 +41,7 @@ struct Prune: ParsableCommand {
     @Flag(name: .customLong("eval-curve"), help: "Also test every ratio of the curve (unfine-tuned): accuracy and loss columns in curve.csv.") var evalCurve = false
     @Flag(name: .customLong("weights-only"), help: "Prune weight tensors only (the paper prunes weights and biases).") var weightsOnly = false
     @Option(help: "Prune only these layers or tensors, comma-separated (e.g. fc1,conv2.weight).") var layers: String?
-    @Option(help: "Fine-tuning learning rate.") var lr: Float = 0.05
+    @Option(help: "Fine-tuning learning rate (low: the parent ends its cosine schedule near 0, and a large step undoes it).") var lr: Float = 0.01
     @Option(help: "SGD momentum.") var momentum: Float = 0.9
     @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float = 0
     @Option(help: "Batch size.") var batch: Int = 64

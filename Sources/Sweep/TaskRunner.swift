@@ -130,11 +130,12 @@ final class TaskRunner {
         let parent = try model(of: parentTask)
         var out = TaskOutcome()
 
-        let analysis = try? RatioAnalysis.analyse(parent)
+        var analysis: RatioAnalysis?, analysisProblem = ""
+        do { analysis = try RatioAnalysis.analyse(parent) } catch { analysisProblem = "\(error)" }
         let ratio: Double
         switch p["ratio"]! {
         case "optimal", "safe":
-            guard let a = analysis else { throw TaskFailure(description: "cannot resolve ratio '\(p["ratio"]!)': \((try? RatioAnalysis.analyse(parent)).map { _ in "" } ?? analysisError(parent))") }
+            guard let a = analysis else { throw TaskFailure(description: "cannot resolve ratio '\(p["ratio"]!)': \(analysisProblem)") }
             ratio = p["ratio"] == "optimal" ? a.optimal : a.safe
         default: ratio = Double(p["ratio"]!)!
         }
@@ -181,7 +182,7 @@ final class TaskRunner {
         let stats = try fineTune(student, on: train, epochs: Int(p["finetune.epochs"]!)!, batchSize: Int(p["finetune.batch"]!)!,
                                  learningRate: Float(p["finetune.lr"]!)!, momentum: Float(p["finetune.momentum"]!)!,
                                  weightDecay: Float(p["finetune.weight_decay"]!)!, seed: pointSeed, loss: loss,
-                                 group: dataParallel) { _, _, _ in try? self.abandonCheck(0, 0) }
+                                 group: dataParallel) { _, _, _ in self.abandonCheck(0, 0) }
         if shouldAbandon() { throw Abandoned() }
         for s in stats { try checkFinite(s.loss, "fine-tuning loss") }
         if let s = stats.last { out.metrics["train_loss"] = s.loss }
@@ -222,10 +223,6 @@ final class TaskRunner {
     func evaluation(_ o: ModelOutputs, _ test: ImageDataset) -> Evaluation {
         let correct = zip(o.predictions, test.labels).filter { $0 == Int($1) }.count
         return Evaluation(accuracy: Double(correct) / Double(test.count), loss: CrossEntropy.lossAndGrad(o.logits, test.labels[...]).loss)
-    }
-
-    func analysisError(_ m: Model) -> String {
-        do { _ = try RatioAnalysis.analyse(m); return "" } catch { return "\(error)" }
     }
 
     // MARK: helpers

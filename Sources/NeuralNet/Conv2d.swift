@@ -127,7 +127,7 @@ public final class Conv2d: Layer {
                             _ inside: (_ row: Int, _ c: Int, _ ki: Int, _ kj: Int, _ oy: Int, _ ox0: Int, _ ox1: Int) -> Void,
                             outside: (_ row: Int, _ oy: Int) -> Void) {
         let taps = kernel * kernel
-        func visit(_ row: Int) {
+        for row in 0..<inChannels * taps {
             let c = row / taps, ki = row % taps / kernel, kj = row % kernel
             // ox in range when 0 <= ox*stride - pad + kj < w
             let ox0 = min(ow, max(0, (padding - kj + stride - 1) / stride))
@@ -137,6 +137,5 @@ public final class Conv2d: Layer {
                 if iy < 0 || iy >= h { outside(row, oy) } else { inside(row, c, ki, kj, oy, ox0, ox1) }
             }
         }
-        for row in 0..<inChannels * taps { visit(row) }
     }
 }

@@ -4,8 +4,8 @@ import Foundation
 /// index must write its own memory: no reductions, so results do not depend
 /// on the schedule.
 @inline(__always)
-public func parallelFor(_ count: Int, minimumPerThread: Int = 1, _ body: (Int) -> Void) {
-    let workers = min(Compute.threads, count / max(minimumPerThread, 1))
+public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    let workers = min(Compute.threads, count)
     if workers <= 1 {
         for i in 0..<count { body(i) }
         return

@@ -94,6 +94,12 @@ public struct Evaluation: Sendable, Codable {
     public var accuracy: Double
     public var loss: Double
     public init(accuracy: Double, loss: Double) { self.accuracy = accuracy; self.loss = loss }
+
+    /// From logits already computed, [n, classes], and their labels.
+    public init(logits: Tensor, labels: ArraySlice<Int32>) {
+        accuracy = Double(countCorrect(logits, labels)) / Double(labels.count)
+        loss = CrossEntropy.lossAndGrad(logits, labels).loss
+    }
 }
 
 /// Test accuracy and mean cross-entropy over all of `data` (batches on

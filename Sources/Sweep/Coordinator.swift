@@ -38,10 +38,8 @@ final class Coordinator {
     let progress: Progress
     private let lock = NSLock()
     private(set) var stopping = false
-    private var stopReason = ""
     private var failures = 0
     private var active: Set<Int>
-    private let started = Date()
 
     init(scheduler: Scheduler, journal: Journal, leaders: [Int], maxFailures: Int?, logger: Logger) {
         self.scheduler = scheduler; self.journal = journal; self.maxFailures = maxFailures; self.logger = logger
@@ -56,7 +54,6 @@ final class Coordinator {
         lock.withLock {
             if !stopping { logger.notice("stopping: \(reason); no new tasks, running ones may finish") }
             stopping = true
-            stopReason = reason
         }
     }
 
@@ -64,10 +61,13 @@ final class Coordinator {
         try lock.withLock {
             if let result = r.result { try record(result) }
             if let id = r.returned { scheduler.requeue(id) }
-            if r.stopping && !stopping { stopping = true; stopReason = "signal on rank \(r.leader)" }
+            if r.stopping && !stopping {
+                stopping = true
+                logger.notice("stopping: signal on rank \(r.leader); no new tasks, running ones may finish")
+            }
             if let m = maxFailures, failures >= m, !stopping {
-                stopping = true; stopReason = "\(failures) failures (--max-failures \(m))"
-                logger.error("stopping: \(stopReason)")
+                stopping = true
+                logger.error("stopping: \(failures) failures (--max-failures \(m))")
             }
             if !stopping, let t = scheduler.next() { return WorkReply(task: t) }
             if stopping || scheduler.isComplete {

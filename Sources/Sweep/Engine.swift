@@ -37,17 +37,13 @@ public enum Engine {
         var text = [UInt8]()
         var problem = ""
         if world.rank == 0 {
-            do {
-                _ = try SweepFile.load(path: o.sweepPath)   // validates, naming key and line
-                text = [UInt8](FileManager.default.contents(atPath: o.sweepPath) ?? Data())
-            } catch { problem = "\(error)" }
+            do { text = try SweepFile.read(path: o.sweepPath) } catch { problem = "\(error)" }
         }
         problem = String(decoding: try world.broadcast(Array(problem.utf8)), as: UTF8.self)
         guard problem.isEmpty else { throw SweepError(problem) }
         text = try world.broadcast(text)
-        var sweep = try SweepFile.parse(String(decoding: text, as: UTF8.self), file: o.sweepPath)
-        sweep.hash = contentHash(text)
-        sweep.path = o.sweepPath
+        // every rank parses the same bytes, so a bad file fails the same way everywhere
+        let sweep = try SweepFile.parse(bytes: text, path: o.sweepPath)
         guard world.size % sweep.groupSize == 0 else {
             throw SweepError("\(o.sweepPath): run.group_size = \(sweep.groupSize) does not divide the \(world.size) ranks")
         }

@@ -38,12 +38,22 @@ public struct SweepFile {
     ]
 
     public static func load(path: String) throws -> SweepFile {
+        try parse(bytes: read(path: path), path: path)
+    }
+
+    /// The file's bytes (rank 0 reads them and hands them to the other ranks).
+    public static func read(path: String) throws -> [UInt8] {
         guard let bytes = FileManager.default.contents(atPath: path) else {
             throw SweepFileError(file: path, line: 0, message: FileManager.default.fileExists(atPath: path) ? "cannot read the sweep file" : "sweep file not found")
         }
-        guard let text = String(data: bytes, encoding: .utf8) else { throw SweepFileError(file: path, line: 0, message: "not UTF-8 text") }
+        return [UInt8](bytes)
+    }
+
+    /// Parses and validates the bytes of the file at `path`, recording their hash.
+    public static func parse(bytes: [UInt8], path: String) throws -> SweepFile {
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw SweepFileError(file: path, line: 0, message: "not UTF-8 text") }
         var sweep = try parse(text, file: path)
-        sweep.hash = contentHash(Array(bytes))
+        sweep.hash = contentHash(bytes)
         sweep.path = path
         return sweep
     }
@@ -114,8 +124,6 @@ public struct SweepFile {
         default: throw r.error(node, key, "unknown setting")
         }
     }
-
-    public var settingAxes: [String] { axes.map(\.name).filter { !Self.standardAxes.contains($0) } }
 }
 
 public struct DataSettings: Codable, Equatable {

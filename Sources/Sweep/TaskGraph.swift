@@ -57,9 +57,6 @@ public struct SweepTask: Codable, Equatable {
         p.keys.sorted().map { "\($0)=\(p[$0]!)" }.joined(separator: "\n")
     }
 
-    /// A seed for this task's random streams, from its identity alone.
-    public var streamSeed: UInt64 { UInt64(contentHash(id).prefix(16), radix: 16)! }
-
     public var label: String {
         switch kind {
         case .parent: "parent seed=\(parameters["seed"]!)"

@@ -150,7 +150,7 @@ final class TaskRunner {
         let prunedNet = pruned(parent, masks: masks)
         out.metrics["cosine"] = cosineSimilarity(parent, prunedNet)
         let prunedOutputs = ModelOutputs(prunedNet, on: test)
-        let before = evaluation(prunedOutputs, test)
+        let before = Evaluation(logits: prunedOutputs.logits, labels: test.labels[...])
         out.metrics["accuracy_before"] = before.accuracy
         out.metrics["loss_before"] = before.loss
 
@@ -188,7 +188,7 @@ final class TaskRunner {
         if let s = stats.last { out.metrics["train_loss"] = s.loss }
 
         let studentOutputs = ModelOutputs(student, on: test)
-        let after = evaluation(studentOutputs, test)
+        let after = Evaluation(logits: studentOutputs.logits, labels: test.labels[...])
         out.metrics["accuracy_after"] = after.accuracy
         out.metrics["loss_after"] = after.loss
         let sp = sparsity(student)
@@ -217,12 +217,6 @@ final class TaskRunner {
         let o = ModelOutputs(model, on: test)
         referenceOutputs[task.id] = o
         return o
-    }
-
-    /// Test accuracy and mean cross-entropy from outputs already computed.
-    func evaluation(_ o: ModelOutputs, _ test: ImageDataset) -> Evaluation {
-        let correct = zip(o.predictions, test.labels).filter { $0 == Int($1) }.count
-        return Evaluation(accuracy: Double(correct) / Double(test.count), loss: CrossEntropy.lossAndGrad(o.logits, test.labels[...]).loss)
     }
 
     // MARK: helpers

@@ -2,6 +2,9 @@
 # Shared by the shell test suites: `check NAME CMD...` runs one case,
 # `wait_for` polls with a deadline, `finish` prints the plain tally line and
 # sets the exit status.
+# The binary under test: the release build, unless PRUNESWEEP_BIN names another.
+# shellcheck disable=SC2034  # used by the suites that source this file
+BIN=${PRUNESWEEP_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.build/release/prunesweep}
 PASSED=0
 FAILED=0
 

@@ -20,6 +20,7 @@ swift build --scratch-path "$SCRATCH" --build-tests >"$WORK/build.log" 2>&1 || {
 PS=$SCRATCH/debug/prunesweep
 
 ceph/ramceph up --dir "$DIR/ceph" --osds-per-node 2 --osd-size 1G || exit 1
+# shellcheck source=/dev/null
 source "$DIR/ceph/env"
 URL="$PRUNESWEEP_STORE&timeout=5"
 

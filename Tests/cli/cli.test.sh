@@ -5,7 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/lib.sh
 
-BIN=${PRUNESWEEP_BIN:-$PWD/.build/release/prunesweep}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 

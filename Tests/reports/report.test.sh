@@ -7,7 +7,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/lib.sh
 
-BIN=${PRUNESWEEP_BIN:-$PWD/.build/release/prunesweep}
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 command -v chromium >/dev/null || { echo "chromium not installed (apt-get install -y chromium)"; exit 1; }

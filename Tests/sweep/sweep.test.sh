@@ -5,7 +5,6 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/lib.sh
 
-BIN=$PWD/.build/release/prunesweep
 SWEEP=$PWD/Tests/sweep/tiny.toml
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT

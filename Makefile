@@ -1,7 +1,7 @@
 # make demo: the main job on the embedded default (one process, local store).
 # make test: the whole suite (unit, MPI, Ceph, Slurm, report rendering).
 SHELL := /bin/bash
-RUNTIME_DEBS := libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev librados-dev dataset-fashion-mnist pkg-config
+RUNTIME_DEBS := libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev libisal-dev librados-dev dataset-fashion-mnist pkg-config
 TEST_DEBS := $(RUNTIME_DEBS) ceph-mon ceph-osd ceph-mgr ceph-common slurm-wlm slurmctld slurmd slurm-client munge shellcheck chromium gzip iproute2 procps
 PY_TEST := --python safetensors:safetensors --python numpy:numpy --python scipy:scipy
 export OMPI_ALLOW_RUN_AS_ROOT := 1

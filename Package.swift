@@ -16,11 +16,12 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CRados", providers: [.apt(["librados-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
         .target(name: "Datasets", dependencies: ["CZlib"]),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "Datasets", "TensorStore"]),
         .target(name: "Cluster", dependencies: ["CMPIShim"]),
-        .target(name: "TensorStore", dependencies: ["CRados", "CZlib"]),
+        .target(name: "TensorStore", dependencies: ["CRados", "CZlib", "CISAL"]),
         .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets"]),
         .target(name: "Distillation", dependencies: ["NeuralNet", "Datasets", "TensorStore"]),
         .target(name: "Sweep", dependencies: [

@@ -42,6 +42,18 @@ public final class FileStore: TensorStore, @unchecked Sendable {
         try write(key, chunks: [Seal.header(object, provenance: provenance)] + object.tensors.map(\.bytes))
     }
 
+    /// Two objects in flight: one is written while the other waits for its
+    /// fsync, which the rename to a fresh inode makes slower than an overwrite.
+    public func putMany(_ items: [(key: String, object: Safetensors, provenance: Provenance)]) throws {
+        var failures = [Error?](repeating: nil, count: items.count)
+        failures.withUnsafeMutableBufferPointer { out in
+            DispatchQueue.concurrentPerform(iterations: items.count) { i in
+                do { try put(items[i].key, items[i].object, provenance: items[i].provenance) } catch { out[i] = error }
+            }
+        }
+        if let first = failures.lazy.compactMap({ $0 }).first { throw first }
+    }
+
     public func putBlob(_ key: String, _ blob: [UInt8]) throws {
         try KeyRule.check(key)
         try write(key, chunks: [blob])
@@ -171,33 +183,26 @@ struct OpenFile {
 
     func close() { Glibc.close(fd) }
 
-    /// Fills `buf` from `offset`; a short file is a truncated object.
-    /// Reads `buf.count` bytes at `offset` and returns their crc32. Large reads
-    /// are split in two halves read and checksummed on two threads (the
-    /// checksum, not the copy, bounds a verified read), then the crcs combined.
+    /// Reads `buf.count` bytes at `offset` and returns their crc32. Reads of
+    /// 256 KiB or more are split in two halves, each read and checksummed on
+    /// its own core while still in cache, then the crcs combined.
     func readChecksummed(into buf: UnsafeMutableRawBufferPointer, at offset: Int) throws -> UInt32 {
         let n = buf.count
-        guard n >= 1 << 20 else {
+        guard n >= 1 << 18, Checksum.cores > 1 else {
             try read(into: buf, at: offset)
             return Checksum.crc32(UnsafeRawBufferPointer(buf))
         }
         let half = n / 2
-        var crcs: [UInt32] = [0, 0]
-        var failure: Error?
-        let lock = NSLock()
-        crcs.withUnsafeMutableBufferPointer { out in
-            DispatchQueue.concurrentPerform(iterations: 2) { i in
-                let part = UnsafeMutableRawBufferPointer(rebasing: buf[(i == 0 ? 0 : half)..<(i == 0 ? half : n)])
-                do {
-                    try read(into: part, at: offset + (i == 0 ? 0 : half))
-                    out[i] = Checksum.crc32(UnsafeRawBufferPointer(part))
-                } catch { lock.lock(); failure = failure ?? error; lock.unlock() }
-            }
+        func part(_ range: Range<Int>) -> Result<UInt32, Error> {
+            let part = UnsafeMutableRawBufferPointer(rebasing: buf[range])
+            return Result { try read(into: part, at: offset + range.lowerBound); return Checksum.crc32(UnsafeRawBufferPointer(part)) }
         }
-        if let failure { throw failure }
-        return Checksum.combine(crcs[0], crcs[1], length: n - half)
+        var first: Result<UInt32, Error> = .success(0), second = first
+        SecondThread.shared.run({ first = part(0..<half) }, alongside: { second = part(half..<n) })
+        return Checksum.combine(try first.get(), try second.get(), length: n - half)
     }
 
+    /// Fills `buf` from `offset`; a short file is a truncated object.
     func read(into buf: UnsafeMutableRawBufferPointer, at offset: Int) throws {
         var done = 0
         while done < buf.count {
@@ -219,7 +224,7 @@ struct OpenFile {
             }
         }
         guard size >= 8 else { throw StoreError.corrupt(key, "file is \(size) bytes, shorter than the 8-byte header length") }
-        var head = try prefix(min(size, 1 << 16))
+        var head = try prefix(min(size, 4096))
         if let end = Safetensors.Layout.headerEnd(head), end > head.count, end <= size { head = try prefix(end) }
         let layout: Safetensors.Layout
         do { layout = try Safetensors.Layout.parse(head, source: key, fileSize: size) } catch let e as SafetensorsError {

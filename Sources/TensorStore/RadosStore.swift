@@ -191,13 +191,20 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
 
     public func getMany(_ keys: [String]) -> [Result<Safetensors, StoreError>] {
         var results = [Result<Safetensors, StoreError>](repeating: .failure(.missing("")), count: keys.count)
-        var valid: [Int] = []
-        for (i, k) in keys.enumerated() {
-            do { try KeyRule.check(k); valid.append(i) } catch { results[i] = .failure(error as! StoreError) }
+        let valid = keys.indices.filter { i in
+            do { try KeyRule.check(keys[i]); return true } catch { results[i] = .failure(error as! StoreError); return false }
         }
-        read(valid.map { keys[$0] }) { j, r in
-            let key = keys[valid[j]]
-            results[valid[j]] = r.flatMap { b in Result { try Seal.open(b.bytes, key: key) }.mapError { $0 as! StoreError } }
+        // Verified and decoded off the thread that drives the reads, so it refills the window at once.
+        let decoded = DispatchGroup()
+        results.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer  // each decode writes its own slot
+            read(valid.map { keys[$0] }) { j, r in
+                let i = valid[j]
+                DispatchQueue.global().async(group: decoded) {
+                    out[i] = r.flatMap { b in Result { try Seal.open(b.bytes, key: keys[i]) }.mapError { $0 as! StoreError } }
+                }
+            }
+            decoded.wait()
         }
         return results
     }

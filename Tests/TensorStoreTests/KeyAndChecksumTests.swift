@@ -39,6 +39,16 @@ final class KeyAndChecksumTests: XCTestCase {
         let big = (0..<(5 << 20) + 7).map { UInt8(truncatingIfNeeded: $0 &* 2654435761 >> 13) }
         let serial = big.withUnsafeBufferPointer { UInt32(crc32_z(0, $0.baseAddress, $0.count)) }
         XCTAssertEqual(Checksum.crc32(big), serial)
+        // ISA-L against zlib's tables at every length and alignment near the fold widths, continuing a crc.
+        big.withUnsafeBytes { all in
+            for start in 0..<9 {
+                for n in [0, 1, 3, 15, 16, 17, 63, 64, 65, 255, 256, 257, 1000, 4096 + 5] {
+                    let part = UnsafeRawBufferPointer(rebasing: all[start..<start + n])
+                    let zlib = UInt32(crc32_z(0x1234_5678, part.baseAddress!.assumingMemoryBound(to: UInt8.self), n))
+                    XCTAssertEqual(Checksum.crc32(part, continuing: 0x1234_5678), zlib, "start \(start) length \(n)")
+                }
+            }
+        }
         XCTAssertEqual(Checksum.format(0xab), "crc32:000000ab")
     }
 

@@ -64,12 +64,7 @@ public final class Conv2d: Layer {
         cols.withUnsafeMutableBufferPointer { cp in
         dcols.withUnsafeMutableBufferPointer { dcp in
         dx.data.withUnsafeMutableBufferPointer { dxp in
-            for o in 0..<outChannels {
-                var s: Float = 0
-                let row = dyp.baseAddress! + o * b * p
-                for i in 0..<b * p { s += row[i] }
-                bias.grad[o] += s
-            }
+            for o in 0..<outChannels { bias.grad[o] += sumRow(dyp.baseAddress! + o * b * p, b * p) }
             for b0 in Swift.stride(from: 0, to: b, by: step) {
                 let nb = min(step, b - b0)
                 im2col(xp.baseAddress!, cp.baseAddress!, images: b0..<b0 + nb, batch: b, h: h, w: w, oh: oh, ow: ow)
@@ -89,52 +84,51 @@ public final class Conv2d: Layer {
     /// x[c, image, oy*stride - pad + ki, ox*stride - pad + kj] (0 outside).
     private func im2col(_ x: UnsafePointer<Float>, _ cols: UnsafeMutablePointer<Float>, images: Range<Int>, batch: Int,
                         h: Int, w: Int, oh: Int, ow: Int) {
-        let n = images.count * oh * ow
-        forEachTap(h: h, w: w, oh: oh, ow: ow) { row, c, ki, kj, oy, ox0, ox1 in
-            let iy = oy * stride - padding + ki
-            for (j, bi) in images.enumerated() {
-                let src = x + ((c * batch + bi) * h + iy) * w
-                let dst = cols + row * n + (j * oh + oy) * ow
-                for ox in 0..<ox0 { dst[ox] = 0 }
-                var ix = ox0 * stride - padding + kj
-                for ox in ox0..<ox1 { dst[ox] = src[ix]; ix += stride }
-                for ox in ox1..<ow { dst[ox] = 0 }
+        forEachTap(cols, images: images, batch: batch, h: h, w: w, oh: oh, ow: ow) { dst, plane, iy, ox0, ox1, ix0 in
+            guard let plane else { dst.update(repeating: 0, count: ow); return }
+            let src = x + plane + iy * w + ix0
+            for ox in 0..<ox0 { dst[ox] = 0 }
+            if stride == 1 { copyRow(src, dst + ox0, ox1 - ox0) } else {
+                for ox in ox0..<ox1 { dst[ox] = src[(ox - ox0) * stride] }
             }
-        } outside: { row, oy in
-            for j in 0..<images.count { (cols + row * n + (j * oh + oy) * ow).update(repeating: 0, count: ow) }
+            for ox in ox1..<ow { dst[ox] = 0 }
         }
     }
 
     /// The adjoint of im2col: every entry of dCols adds into the input pixel it was copied from.
     private func col2im(_ cols: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>, images: Range<Int>, batch: Int,
                         h: Int, w: Int, oh: Int, ow: Int) {
-        let n = images.count * oh * ow
-        forEachTap(h: h, w: w, oh: oh, ow: ow) { row, c, ki, kj, oy, ox0, ox1 in
-            let iy = oy * stride - padding + ki
-            for (j, bi) in images.enumerated() {
-                let dst = dx + ((c * batch + bi) * h + iy) * w
-                let src = cols + row * n + (j * oh + oy) * ow
-                var ix = ox0 * stride - padding + kj
-                for ox in ox0..<ox1 { dst[ix] += src[ox]; ix += stride }
+        forEachTap(UnsafeMutablePointer(mutating: cols), images: images, batch: batch, h: h, w: w, oh: oh, ow: ow) { src, plane, iy, ox0, ox1, ix0 in
+            guard let plane else { return }
+            let dst = dx + plane + iy * w + ix0
+            if stride == 1 { addRow(src + ox0, dst, ox1 - ox0) } else {
+                for ox in ox0..<ox1 { dst[(ox - ox0) * stride] += src[ox] }
             }
-        } outside: { _, _ in }
+        }
     }
 
-    /// Visits each (tap, output row): `inside` with the range [ox0, ox1) of output
-    /// columns whose input pixel is in the image, or `outside` when the input row is not.
+    /// Walks the column buffer one output row (ow entries) at a time, in memory
+    /// order: tap row, image, oy. `visit` gets that row, the offset of the input
+    /// plane (nil when input row iy is padding), iy, the range [ox0, ox1) of
+    /// output columns whose input pixel is inside the image, and the first one's ix.
     @inline(__always)
-    private func forEachTap(h: Int, w: Int, oh: Int, ow: Int,
-                            _ inside: (_ row: Int, _ c: Int, _ ki: Int, _ kj: Int, _ oy: Int, _ ox0: Int, _ ox1: Int) -> Void,
-                            outside: (_ row: Int, _ oy: Int) -> Void) {
+    private func forEachTap(_ cols: UnsafeMutablePointer<Float>, images: Range<Int>, batch: Int, h: Int, w: Int, oh: Int, ow: Int,
+                            _ visit: (_ row: UnsafeMutablePointer<Float>, _ plane: Int?, _ iy: Int, _ ox0: Int, _ ox1: Int, _ ix0: Int) -> Void) {
         let taps = kernel * kernel
-        for row in 0..<inChannels * taps {
-            let c = row / taps, ki = row % taps / kernel, kj = row % kernel
+        var row = cols
+        for tap in 0..<inChannels * taps {
+            let c = tap / taps, ki = tap % taps / kernel, kj = tap % kernel
             // ox in range when 0 <= ox*stride - pad + kj < w
             let ox0 = min(ow, max(0, (padding - kj + stride - 1) / stride))
             let ox1 = max(ox0, min(ow, (w - 1 + padding - kj) / stride + 1))
-            for oy in 0..<oh {
-                let iy = oy * stride - padding + ki
-                if iy < 0 || iy >= h { outside(row, oy) } else { inside(row, c, ki, kj, oy, ox0, ox1) }
+            let ix0 = ox0 * stride - padding + kj
+            for image in images {
+                let plane = (c * batch + image) * h * w
+                for oy in 0..<oh {
+                    let iy = oy * stride - padding + ki
+                    visit(row, iy < 0 || iy >= h ? nil : plane, iy, ox0, ox1, ix0)
+                    row += ow
+                }
             }
         }
     }

@@ -42,8 +42,8 @@ public final class FileStore: TensorStore, @unchecked Sendable {
         try write(key, chunks: [Seal.header(object, provenance: provenance)] + object.tensors.map(\.bytes))
     }
 
-    /// Two objects in flight: one is written while the other waits for its
-    /// fsync, which the rename to a fresh inode makes slower than an overwrite.
+    /// One object in flight per core (two here): one is written while another
+    /// waits for its fsync, which the rename to a fresh inode makes slower than an overwrite.
     public func putMany(_ items: [(key: String, object: Safetensors, provenance: Provenance)]) throws {
         var failures = [Error?](repeating: nil, count: items.count)
         failures.withUnsafeMutableBufferPointer { out in

@@ -191,9 +191,11 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
 
     public func getMany(_ keys: [String]) -> [Result<Safetensors, StoreError>] {
         var results = [Result<Safetensors, StoreError>](repeating: .failure(.missing("")), count: keys.count)
-        let valid = keys.indices.filter { i in
-            do { try KeyRule.check(keys[i]); return true } catch { results[i] = .failure(error as! StoreError); return false }
+        var checked: [Int] = []
+        for (i, k) in keys.enumerated() {
+            do { try KeyRule.check(k); checked.append(i) } catch { results[i] = .failure(error as! StoreError) }
         }
+        let valid = checked
         // Verified and decoded off the thread that drives the reads, so it refills the window at once.
         let decoded = DispatchGroup()
         results.withUnsafeMutableBufferPointer { buffer in

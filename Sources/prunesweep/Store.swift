@@ -121,6 +121,10 @@ extension Store {
             }
             let prov = Provenance(task: "bench", sweepHash: "", toolVersion: toolVersion)
             let keys = (0..<count).map { "bench-\(getpid())/\($0)" }
+            defer {
+                for k in keys { try? store.delete(k) }
+                if let files = store as? FileStore { rmdir(files.root + "/bench-\(getpid())") }  // delete leaves the emptied directory
+            }
             let mb = Double(count) * Double(objects[0].dataSize) / 1e6
             /// MB/s of each body, best of `rounds`; the bodies take turns within a round, so
             /// the store and the plain file calls meet the same page cache and disk moods.
@@ -144,7 +148,6 @@ extension Store {
             guard let files = store as? FileStore else {
                 let r = try best([put, get])
                 print(String(format: "store put %.0f MB/s  get %.0f MB/s  (%d x %d bytes)", r[0], r[1], count, size))
-                for k in keys { try? store.delete(k) }
                 return
             }
             // The same bytes, written plainly (with and without fsync) and read back.
@@ -175,12 +178,11 @@ extension Store {
                     close(fd)
                 }
             }
-            try plainWrite(sync: false)
+            try plainWrite(sync: false)  // so the plain writes of every round overwrite, as in later rounds
             let r = try best([put, { try plainWrite(sync: true) }, { try plainWrite(sync: false) }, get, plainRead])
             print(String(format: "store put %.0f MB/s  get %.0f MB/s  (%d x %d bytes)", r[0], r[3], count, size))
             print(String(format: "plain write+fsync %.0f MB/s  write (no fsync) %.0f MB/s  read %.0f MB/s", r[1], r[2], r[4]))
             print(String(format: "ratio put/(write+fsync) %.2f  put/(write no fsync) %.2f  get/read %.2f", r[0] / r[1], r[0] / r[2], r[3] / r[4]))
-            for k in keys { try? store.delete(k) }
         }
     }
 }

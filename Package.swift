@@ -13,13 +13,14 @@ let package = Package(
         // C libraries: one system-library target each, plus the MPI shim.
         .systemLibrary(name: "CMPI", pkgConfig: "ompi-c", providers: [.apt(["libopenmpi-dev"])]),
         .target(name: "CMPIShim", dependencies: ["CMPI"]),
+        .target(name: "CKernels"),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CRados", providers: [.apt(["librados-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
         .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "NeuralNet", dependencies: ["CBLAS", "Datasets", "TensorStore"]),
+        .target(name: "NeuralNet", dependencies: ["CBLAS", "CKernels", "Datasets", "TensorStore"]),
         .target(name: "Cluster", dependencies: ["CMPIShim"]),
         .target(name: "TensorStore", dependencies: ["CRados", "CZlib", "CISAL"]),
         .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets"]),

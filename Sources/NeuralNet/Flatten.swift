@@ -1,36 +1,22 @@
-/// [C, B, H, W] -> [B, C*H*W] in PyTorch's (c, h, w) order, so fc weights keep
-/// PyTorch's layout; backward is the inverse permutation.
+import CKernels
+
+/// [C, H, W, B] -> [B, C*H*W] in PyTorch's (c, h, w) order, so fc weights keep
+/// PyTorch's layout: a transpose of the [C*H*W, B] matrix; backward transposes back.
 public final class Flatten: Layer {
     private var inShape: [Int] = []
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         if training { inShape = x.shape }   // inference keeps no state: threads may share a model
-        let (c, b, hw) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-        var y = Tensor(zeros: [b, c * hw])
-        permute(x.data, into: &y.data, c: c, b: b, hw: hw, forward: true)
-        return y
+        let b = x.shape[3]
+        return transposed(x, into: [b, x.count / b])
     }
 
-    public func backward(_ dy: Tensor) -> Tensor {
-        let (c, b, hw) = (inShape[0], inShape[1], inShape[2] * inShape[3])
-        var dx = Tensor(zeros: inShape)
-        permute(dy.data, into: &dx.data, c: c, b: b, hw: hw, forward: false)
-        return dx
-    }
+    public func backward(_ dy: Tensor) -> Tensor { transposed(dy, into: inShape) }
+}
 
-    private func permute(_ src: [Float], into dst: inout [Float], c: Int, b: Int, hw: Int, forward: Bool) {
-        src.withUnsafeBufferPointer { s in
-            dst.withUnsafeMutableBufferPointer { d in
-                for ci in 0..<c {
-                    for bi in 0..<b {
-                        let cnhw = (ci * b + bi) * hw, bchw = (bi * c + ci) * hw
-                        for i in 0..<hw {
-                            if forward { d[bchw + i] = s[cnhw + i] } else { d[cnhw + i] = s[bchw + i] }
-                        }
-                    }
-                }
-            }
-        }
-    }
+/// x viewed as a matrix with shape.last rows, transposed, and given `shape`.
+func transposed(_ x: Tensor, into shape: [Int]) -> Tensor {
+    let rows = shape.last!
+    return Tensor(uninitialized: shape) { y in ps_transpose(x.data, Int64(rows), Int64(x.count / rows), y) }
 }

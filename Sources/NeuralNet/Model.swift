@@ -34,6 +34,9 @@ import Foundation
 /// A feed-forward network: layers in order, parameters in one flat store.
 /// LeNet5 is the pruning paper's: conv 1->6 k5 pad 2, maxpool 2, conv 6->16 k5,
 /// maxpool 2, fc 400->120->84->10, ReLU between (PyTorch names conv1..fc3).
+/// Each conv's ReLU runs after its max-pool: the same function and gradients
+/// (max and ReLU commute, and both pick or zero values exactly) on a quarter
+/// of the values.
 public final class Model {
     public let architecture: Architecture
     public let classes: Int
@@ -52,8 +55,8 @@ public final class Model {
             let conv1 = Conv2d("conv1", 1, 6, kernel: 5, padding: 2)
             conv1.computesInputGrad = false
             let side = ((inputSide / 2) - 4) / 2
-            layers = [conv1, ReLU(), MaxPool2d(2),
-                      Conv2d("conv2", 6, 16, kernel: 5), ReLU(), MaxPool2d(2), Flatten(),
+            layers = [conv1, MaxPool2d(2), ReLU(),
+                      Conv2d("conv2", 6, 16, kernel: 5), MaxPool2d(2), ReLU(), Flatten(),
                       Linear("fc1", 16 * side * side, 120), ReLU(),
                       Linear("fc2", 120, 84), ReLU(),
                       Linear("fc3", 84, classes)]
@@ -95,7 +98,7 @@ public final class Model {
 
     func input(_ images: [Float], batch: Int) -> Tensor {
         switch architecture {
-        case .lenet5: Tensor(shape: [1, batch, imageSide, imageSide], data: images)  // one channel: [C,B,H,W] == [B,H,W]
+        case .lenet5: transposed(Tensor(shape: [batch, imageSide * imageSide], data: images), into: [1, imageSide, imageSide, batch])
         case .mlp: Tensor(shape: [batch, imageSide * imageSide], data: images)
         }
     }

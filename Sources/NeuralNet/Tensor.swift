@@ -4,8 +4,8 @@ import Glibc
 #endif
 
 /// A dense Float array with a shape. Activations between conv layers use the
-/// layout [C, B, H, W] (channel-major over the batch) so that a whole batch is
-/// one GEMM; linear layers use [B, features].
+/// batch-innermost layout [C, H, W, B], so each pixel's images are adjacent
+/// and vector steps run over 16 images; linear layers use [B, features].
 public struct Tensor {
     public var shape: [Int]
     public var data: [Float]
@@ -18,6 +18,15 @@ public struct Tensor {
     public init(zeros shape: [Int]) {
         self.shape = shape
         data = [Float](repeating: 0, count: shape.reduce(1, *))
+    }
+
+    /// A tensor whose every value `fill` writes (given the start of the buffer).
+    init(uninitialized shape: [Int], _ fill: (UnsafeMutablePointer<Float>) -> Void) {
+        let n = shape.reduce(1, *)
+        self.init(shape: shape, data: [Float](unsafeUninitializedCapacity: n) { buffer, count in
+            if n > 0 { fill(buffer.baseAddress!) }
+            count = n
+        })
     }
 
     public var count: Int { data.count }

@@ -58,11 +58,15 @@ final class GradientTests: XCTestCase {
 
     func testLinear() { checkLayer(Linear("fc", 7, 5), input: random([4, 7])) }
 
-    func testConv2dPadded() { checkLayer(Conv2d("c", 2, 3, kernel: 3, padding: 1), input: random([2, 2, 6, 6])) }
+    // Inputs are [C, H, W, B]; batches of 17 and more run a full 16-image vector step and a partial one.
+    func testConv2dPadded() { checkLayer(Conv2d("c", 2, 3, kernel: 3, padding: 1), input: random([2, 6, 6, 18])) }
 
-    func testConv2dStrided() { checkLayer(Conv2d("c", 3, 2, kernel: 3, stride: 2, padding: 2), input: random([3, 2, 7, 5])) }
+    func testConv2dStrided() { checkLayer(Conv2d("c", 3, 2, kernel: 3, stride: 2, padding: 2), input: random([3, 7, 5, 2])) }
 
-    func testConv2dLeNetShapes() { checkLayer(Conv2d("c", 1, 6, kernel: 5, padding: 2), input: random([1, 2, 12, 12]), samples: 20) }
+    func testConv2dLeNetShapes() {
+        checkLayer(Conv2d("c", 6, 16, kernel: 5), input: random([6, 9, 9, 17]), samples: 20)
+        checkLayer(Conv2d("c", 1, 6, kernel: 5, padding: 2), input: random([1, 12, 12, 2]), samples: 20)
+    }
 
     func testReLU() {
         // keep inputs away from the kink so finite differences are exact
@@ -73,70 +77,77 @@ final class GradientTests: XCTestCase {
 
     func testMaxPool() {
         // distinct values spaced wider than 2 eps: the argmax cannot flip
-        let n = 2 * 3 * 4 * 4
-        let x = Tensor(shape: [2, 3, 4, 4], data: rng.permutation(n).map { Float($0) * 0.05 })
+        // an odd height leaves a row outside every window; 19 images fill one vector step and part of another
+        let n = 2 * 5 * 4 * 19
+        let x = Tensor(shape: [2, 5, 4, 19], data: rng.permutation(n).map { Float($0) * 0.05 })
         checkLayer(MaxPool2d(2), input: x)
+    }
+
+    /// LeNet5 pools before its ReLU: exactly the same outputs and input gradients as the other order.
+    func testPoolThenReLUEqualsReLUThenPool() {
+        let x = random([3, 6, 6, 20]), dy = random([3, 3, 3, 20])   // windows of all-negative values included
+        let (relu1, pool1, pool2, relu2) = (ReLU(), MaxPool2d(2), MaxPool2d(2), ReLU())
+        let a = pool1.forward(relu1.forward(x, training: true), training: true)
+        let b = relu2.forward(pool2.forward(x, training: true), training: true)
+        XCTAssertEqual(a.data, b.data)
+        XCTAssertEqual(relu1.backward(pool1.backward(dy)).data, pool2.backward(relu2.backward(dy)).data)
     }
 
     func testFlatten() { checkLayer(Flatten(), input: random([3, 2, 2, 2])) }
 
     func testFlattenOrderIsPyTorchs() {
-        // [C, B, H, W] in, [B, C*H*W] out with (c, h, w) order
-        let x = Tensor(shape: [2, 2, 1, 2], data: [0, 1, 2, 3, 4, 5, 6, 7])  // c0: b0 [0,1], b1 [2,3]; c1: b0 [4,5], b1 [6,7]
-        XCTAssertEqual(Flatten().forward(x, training: false).data, [0, 1, 4, 5, 2, 3, 6, 7])
+        // [C, H, W, B] in, [B, C*H*W] out with (c, h, w) order
+        let x = Tensor(shape: [2, 1, 2, 2], data: [0, 1, 2, 3, 4, 5, 6, 7])  // c0: w0 (b0 0, b1 1), w1 (2, 3); c1: w0 (4, 5), w1 (6, 7)
+        XCTAssertEqual(Flatten().forward(x, training: false).data, [0, 2, 4, 6, 1, 3, 5, 7])
     }
 
     func testConvMatchesDirectSum() {
-        // im2col + GEMM against the definition of cross-correlation
+        // the vector kernel against the definition of cross-correlation
         let conv = Conv2d("c", 2, 3, kernel: 3, stride: 2, padding: 1)
         let store = ParameterStore(conv.parameters)
         defer { withExtendedLifetime(store) {} }
         store.initialize(seed: 4)
-        let (c, b, h, w) = (2, 2, 5, 6)
-        let x = random([c, b, h, w])
+        let (c, b, h, w) = (2, 18, 5, 6)
+        let x = random([c, h, w, b])
         let y = conv.forward(x, training: false)
-        let (oh, ow) = (y.shape[2], y.shape[3])
+        let (oh, ow) = (y.shape[1], y.shape[2])
         XCTAssertEqual([oh, ow], [3, 3])
         for o in 0..<3 { for bi in 0..<b { for oy in 0..<oh { for ox in 0..<ow {
             var s = Double(conv.bias.value[o])
             for ci in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
                 let iy = oy * 2 - 1 + ki, ix = ox * 2 - 1 + kj
                 guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
-                s += Double(conv.weight.value[((o * c + ci) * 3 + ki) * 3 + kj]) * Double(x.data[((ci * b + bi) * h + iy) * w + ix])
+                s += Double(conv.weight.value[((o * c + ci) * 3 + ki) * 3 + kj]) * Double(x.data[((ci * h + iy) * w + ix) * b + bi])
             }}}
-            XCTAssertEqual(Double(y.data[((o * b + bi) * oh + oy) * ow + ox]), s, accuracy: 1e-5)
+            XCTAssertEqual(Double(y.data[((o * oh + oy) * ow + ox) * b + bi]), s, accuracy: 1e-5)
         }}}}
     }
 
-    /// A batch spanning several im2col chunks equals the images one at a time:
-    /// outputs concatenate, weight gradients add.
-    func testConvChunksMatchSingleImages() {
-        let conv = Conv2d("c", 1, 6, kernel: 5, padding: 2)
+    /// A batch of 19 (a full 16-image vector step and a partial one) equals
+    /// the images one at a time: outputs and input gradients match, weight gradients add.
+    func testConvBatchMatchesSingleImages() {
+        let conv = Conv2d("c", 2, 6, kernel: 5, padding: 2)
         let store = ParameterStore(conv.parameters)
         defer { withExtendedLifetime(store) {} }
         store.initialize(seed: 5)
-        let b = 13
-        XCTAssertLessThan(conv.chunk(rows: 25, pixels: 28 * 28), b, "the batch must span several chunks")
-        let x = random([1, b, 28, 28])
-        let r = random([6, b, 28, 28])
+        let (b, side) = (19, 12)
+        let x = random([2, side, side, b]), r = random([6, side, side, b])
+        func image(_ t: Tensor, _ i: Int) -> Tensor {
+            let per = t.count / b
+            return Tensor(shape: Array(t.shape.dropLast()) + [1], data: (0..<per).map { t.data[$0 * b + i] })
+        }
+        func maxDifference(_ a: Tensor, _ b: Tensor) -> Float { zip(a.data, b.data).map { abs($0 - $1) }.max()! }
         store.zeroGrads()
         let y = conv.forward(x, training: true)
-        _ = conv.backward(r)
-        let batchGrad = Array(conv.weight.grad)
+        let dx = conv.backward(r)
+        let batchGrads = Array(store.grads)
         store.zeroGrads()
         for i in 0..<b {
-            let xi = Tensor(shape: [1, 1, 28, 28], data: Array(x.data[i * 784..<(i + 1) * 784]))
-            let yi = conv.forward(xi, training: true)
-            for o in 0..<6 {
-                let got = y.data[(o * b + i) * 784..<(o * b + i + 1) * 784], want = yi.data[o * 784..<(o + 1) * 784]
-                let err = zip(got, want).map { abs($0 - $1) }.max()!
-                XCTAssertLessThan(err, 1e-5, "image \(i) channel \(o)")   // GEMM blocking differs: ulps, not more
-            }
-            var ri = Tensor(zeros: [6, 1, 28, 28])
-            for o in 0..<6 { for k in 0..<784 { ri.data[o * 784 + k] = r.data[(o * b + i) * 784 + k] } }
-            _ = conv.backward(ri)
+            let yi = conv.forward(image(x, i), training: true)
+            XCTAssertLessThan(maxDifference(image(y, i), yi), 1e-5, "output of image \(i)")
+            XCTAssertLessThan(maxDifference(image(dx, i), conv.backward(image(r, i))), 1e-5, "input gradient of image \(i)")
         }
-        let err = zip(batchGrad, Array(conv.weight.grad)).map { abs($0 - $1) / max(1, abs($1)) }.max()!
+        let err = zip(batchGrads, Array(store.grads)).map { abs($0 - $1) / max(1, abs($1)) }.max()!
         XCTAssertLessThan(err, 1e-4)
     }
 

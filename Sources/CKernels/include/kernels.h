@@ -1,0 +1,30 @@
+// Conv-layer loops on the batch-innermost layout [C, H, W, B]: every inner
+// step is 16 images at once. Built once per instruction set (AVX-512, AVX2,
+// baseline) and picked at load time, so no compiler flags are needed.
+#ifndef PRUNESWEEP_KERNELS_H
+#define PRUNESWEEP_KERNELS_H
+#include <stdint.h>
+
+// Shape of one convolution: x [C, H, W, B] -> y [O, OH, OW, B], weight [O, C, K, K] (PyTorch's layout).
+typedef struct {
+    int64_t batch, inChannels, height, width, outChannels, outHeight, outWidth, kernel, stride, padding;
+} ps_conv_shape;
+
+// y = conv(x) + bias.
+void ps_conv_forward(const ps_conv_shape *s, const float *x, const float *weight, const float *bias, float *y);
+// dx = dL/dx (overwritten).
+void ps_conv_backward_input(const ps_conv_shape *s, const float *dy, const float *weight, float *dx);
+// dweight += dL/dweight, dbias += dL/dbias.
+void ps_conv_backward_weight(const ps_conv_shape *s, const float *x, const float *dy, float *dweight, float *dbias);
+
+// Max over k x k windows with stride k: x [C, H, W, B] -> y [C, H/k, W/k, B];
+// which[i] is the window position (row-major, first maximum wins) y[i] came from.
+void ps_maxpool_forward(const float *x, int64_t planes, int64_t height, int64_t width, int64_t batch, int64_t k,
+                        float *y, uint8_t *which);
+// dx (overwritten) gets dy at the positions `which` names and zero elsewhere.
+void ps_maxpool_backward(const float *dy, const uint8_t *which, int64_t planes, int64_t height, int64_t width,
+                         int64_t batch, int64_t k, float *dx);
+
+// dst [cols, rows] = src [rows, cols] transposed.
+void ps_transpose(const float *src, int64_t rows, int64_t cols, float *dst);
+#endif

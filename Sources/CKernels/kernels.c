@@ -19,6 +19,7 @@ typedef uint8_t vb __attribute__((vector_size(LANES), aligned(1)));
 #endif
 
 static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // Vector helpers are macros: a function taking or returning a 64-byte vector
 // would have no ABI in the AVX2 and baseline builds.
@@ -34,30 +35,40 @@ static void *checked_malloc(size_t bytes) {
     return p;
 }
 
-// Gathered multiply-accumulate, the inner loop of the forward pass and of the input gradient:
-// out[j * out_stride + lane] = init[j] + sum_t w[woff[t] + j] * src[off[t] + lane], j < NJ, lane < n.
+// Gathered multiply-accumulate, the inner loop of the forward pass and of the input gradient, for
+// NV vectors of lanes (n in the last): out[j * out_stride + lane] =
+// init[j] + sum_t w[woff[t] + j] * src[off[t] + lane], j < NJ. Two vectors share each weight load.
 INLINE void gmac(const float *src, const int64_t *off, const float *w, const int64_t *woff, int64_t taps,
-                 const float *init, float *out, int64_t out_stride, const int NJ, const int n) {
-    vf acc[BLOCK];
-    for (int j = 0; j < NJ; j++) acc[j] = (vf){0} + (init ? init[j] : 0.0f);
+                 const float *init, float *out, int64_t out_stride, const int NJ, const int NV, const int n) {
+    vf acc[2][BLOCK];
+    for (int q = 0; q < NV; q++)
+        for (int j = 0; j < NJ; j++) acc[q][j] = (vf){0} + (init ? init[j] : 0.0f);
     for (int64_t t = 0; t < taps; t++) {
-        const vf v = load(src + off[t], n);
+        vf v[2];
+        for (int q = 0; q < NV; q++) v[q] = load(src + off[t] + q * LANES, q == NV - 1 ? n : LANES);
         const float *wt = w + woff[t];
-        for (int j = 0; j < NJ; j++) acc[j] += wt[j] * v;
+        for (int j = 0; j < NJ; j++)
+            for (int q = 0; q < NV; q++) acc[q][j] += wt[j] * v[q];
     }
-    for (int j = 0; j < NJ; j++) store(out + j * out_stride, acc[j], n);
+    for (int q = 0; q < NV; q++)
+        for (int j = 0; j < NJ; j++) store(out + j * out_stride + q * LANES, acc[q][j], q == NV - 1 ? n : LANES);
 }
 
-// gmac with NJ and n as compile-time constants (full lane blocks get the fast path).
-INLINE void gmac_block(const float *src, const int64_t *off, const float *w, const int64_t *woff, int64_t taps,
-                       const float *init, float *out, int64_t out_stride, int64_t nj, int64_t n) {
+// gmac over all `batch` lanes, with NJ and the lane counts as compile-time constants.
+INLINE void gmac_lanes(const float *src, const int64_t *off, const float *w, const int64_t *woff, int64_t taps,
+                       const float *init, float *out, int64_t out_stride, int64_t nj, int64_t batch) {
+    for (int64_t b0 = 0; b0 < batch; ) {
+        const int64_t left = batch - b0;
 #define CASE(J) \
     case J: \
-        if (n == LANES) gmac(src, off, w, woff, taps, init, out, out_stride, J, LANES); \
-        else gmac(src, off, w, woff, taps, init, out, out_stride, J, (int)n); \
+        if (left >= 2 * LANES) gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 2, LANES); \
+        else if (left >= LANES) gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 1, LANES); \
+        else gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 1, (int)left); \
         break;
-    switch (nj) { CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) }
+        switch (nj) { CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) }
 #undef CASE
+        b0 += left >= 2 * LANES ? 2 * LANES : LANES;
+    }
 }
 
 // y[o, oy, ox, b] = bias[o] + sum_{c,ki,kj} weight[o, c, ki, kj] x[c, oy*stride - pad + ki, ox*stride - pad + kj, b]
@@ -82,10 +93,9 @@ CLONED void ps_conv_forward(const ps_conv_shape *s, const float *x, const float 
                         woff[n++] = ((c * K + ki) * K + kj) * O;
                     }
                 }
-            for (int64_t b0 = 0; b0 < B; b0 += LANES)
-                for (int64_t o0 = 0; o0 < O; o0 += BLOCK)
-                    gmac_block(x + b0, off, wt + o0, woff, n, bias + o0, y + ((o0 * OH + oy) * OW + ox) * B + b0,
-                               OH * OW * B, min64(BLOCK, O - o0), min64(LANES, B - b0));
+            for (int64_t o0 = 0; o0 < O; o0 += BLOCK)
+                gmac_lanes(x, off, wt + o0, woff, n, bias + o0, y + ((o0 * OH + oy) * OW + ox) * B, OH * OW * B,
+                           min64(BLOCK, O - o0), B);
         }
     free(wt), free(off), free(woff);
 }
@@ -114,10 +124,9 @@ CLONED void ps_conv_backward_input(const ps_conv_shape *s, const float *dy, cons
                         woff[n++] = ((o * K + ki) * K + kj) * C;
                     }
                 }
-            for (int64_t b0 = 0; b0 < B; b0 += LANES)
-                for (int64_t c0 = 0; c0 < C; c0 += BLOCK)
-                    gmac_block(dy + b0, off, wt + c0, woff, n, NULL, dx + ((c0 * H + iy) * W + ix) * B + b0,
-                               H * W * B, min64(BLOCK, C - c0), min64(LANES, B - b0));
+            for (int64_t c0 = 0; c0 < C; c0 += BLOCK)
+                gmac_lanes(dy, off, wt + c0, woff, n, NULL, dx + ((c0 * H + iy) * W + ix) * B, H * W * B,
+                           min64(BLOCK, C - c0), B);
         }
     free(wt), free(off), free(woff);
 }
@@ -127,10 +136,12 @@ CLONED void ps_conv_backward_input(const ps_conv_shape *s, const float *dy, cons
 #define TAPS 5
 #define WBLOCK 4
 
-// x with the padding written out as zeros and TAPS - 1 more zero columns, so
-// that every tap block of every output pixel reads inside the buffer: [C, hp, wp, B].
-static float *padded(const ps_conv_shape *s, const float *x, int64_t hp, int64_t wp) {
+// x with the padding written out as zeros, widened with zero columns so that
+// every tap block of every output pixel reads inside it: [C, hp, wp, B]
+// (x itself when it needs neither).
+static const float *padded(const ps_conv_shape *s, const float *x, int64_t hp, int64_t wp) {
     const int64_t B = s->batch, H = s->height, W = s->width, pad = s->padding;
+    if (hp == H && wp == W) return x;
     float *xp = checked_malloc((size_t)(s->inChannels * hp * wp * B) * sizeof(float));
     for (int64_t c = 0; c < s->inChannels; c++)
         for (int64_t y = 0; y < hp; y++) {
@@ -181,8 +192,9 @@ INLINE void weight_taps(const ps_conv_shape *s, const float *xp, int64_t hp, int
 
 CLONED void ps_conv_backward_weight(const ps_conv_shape *s, const float *x, const float *dy, float *dweight, float *dbias) {
     const int64_t B = s->batch, C = s->inChannels, O = s->outChannels, K = s->kernel, OH = s->outHeight, OW = s->outWidth;
-    const int64_t hp = s->height + 2 * s->padding, kp = (K + TAPS - 1) / TAPS * TAPS, wp = (OW - 1) * s->stride + kp;
-    float *xp = padded(s, x, hp, wp);
+    const int64_t hp = s->height + 2 * s->padding, kp = (K + TAPS - 1) / TAPS * TAPS;
+    const int64_t wp = max64(s->width + 2 * s->padding, (OW - 1) * s->stride + kp);
+    const float *xp = padded(s, x, hp, wp);
     // per-lane partial sums [c, ki, kj < kp, o], summed over lanes once at the end
     vf *part = checked_malloc((size_t)(C * K * kp * O) * sizeof(vf));
     memset(part, 0, (size_t)(C * K * kp * O) * sizeof(vf));
@@ -211,7 +223,23 @@ CLONED void ps_conv_backward_weight(const ps_conv_shape *s, const float *x, cons
     for (int64_t o = 0; o < O; o++)
         for (int64_t c = 0; c < C; c++)
             for (int64_t k = 0; k < K * K; k++) dweight[(o * C + c) * K * K + k] += lane_sum(part[((c * K + k / K) * kp + k % K) * O + o]);
-    free(xp), free(part);
+    if (xp != x) free((void *)xp);
+    free(part);
+}
+
+// One window of every lane: y = the maximum, which = its position (the first in scan order).
+INLINE void pool_window(const float *corner, int64_t width, int64_t batch, int64_t k, float *y, uint8_t *which, const int n) {
+    vf best = load(corner, n);
+    vi arg = {0};
+    for (int64_t q = 1; q < k * k; q++) {
+        const vf v = load(corner + (q / k * width + q % k) * batch, n);
+        const vi greater = v > best;  // strict: an equal later value does not win
+        best = (vf)(((vi)v & greater) | ((vi)best & ~greater));
+        arg = (((vi){0} + (int32_t)q) & greater) | (arg & ~greater);
+    }
+    store(y, best, n);
+    const vb bytes = __builtin_convertvector(arg, vb);
+    memcpy(which, &bytes, (size_t)n);
 }
 
 CLONED void ps_maxpool_forward(const float *x, int64_t planes, int64_t height, int64_t width, int64_t batch, int64_t k,
@@ -221,21 +249,20 @@ CLONED void ps_maxpool_forward(const float *x, int64_t planes, int64_t height, i
         for (int64_t oy = 0; oy < OH; oy++)
             for (int64_t ox = 0; ox < OW; ox++)
                 for (int64_t b0 = 0; b0 < batch; b0 += LANES) {
-                    const int n = (int)min64(LANES, batch - b0);
                     const float *corner = x + ((p * height + oy * k) * width + ox * k) * batch + b0;
-                    vf best = load(corner, n);
-                    vi arg = {0};
-                    for (int64_t q = 1; q < k * k; q++) {
-                        const vf v = load(corner + (q / k * width + q % k) * batch, n);
-                        const vi greater = v > best;  // strict: the first maximum in scan order stays
-                        best = (vf)(((vi)v & greater) | ((vi)best & ~greater));
-                        arg = (((vi){0} + (int32_t)q) & greater) | (arg & ~greater);
-                    }
                     const int64_t out = ((p * OH + oy) * OW + ox) * batch + b0;
-                    store(y + out, best, n);
-                    const vb bytes = __builtin_convertvector(arg, vb);
-                    memcpy(which + out, &bytes, (size_t)n);
+                    if (b0 + LANES <= batch) pool_window(corner, width, batch, k, y + out, which + out, LANES);
+                    else pool_window(corner, width, batch, k, y + out, which + out, (int)(batch - b0));
                 }
+}
+
+// The window's dx: dy at the position `which` names, zero elsewhere.
+INLINE void unpool_window(const float *dy, const uint8_t *which, int64_t width, int64_t batch, int64_t k, float *corner, const int n) {
+    vb bytes = {0};
+    memcpy(&bytes, which, (size_t)n);
+    const vi arg = __builtin_convertvector(bytes, vi);
+    const vi g = (vi)load(dy, n);
+    for (int64_t q = 0; q < k * k; q++) store(corner + (q / k * width + q % k) * batch, (vf)(g & (arg == (int32_t)q)), n);
 }
 
 CLONED void ps_maxpool_backward(const float *dy, const uint8_t *which, int64_t planes, int64_t height, int64_t width,
@@ -246,15 +273,10 @@ CLONED void ps_maxpool_backward(const float *dy, const uint8_t *which, int64_t p
         for (int64_t oy = 0; oy < OH; oy++)
             for (int64_t ox = 0; ox < OW; ox++)
                 for (int64_t b0 = 0; b0 < batch; b0 += LANES) {
-                    const int n = (int)min64(LANES, batch - b0);
                     const int64_t out = ((p * OH + oy) * OW + ox) * batch + b0;
-                    vb bytes = {0};
-                    memcpy(&bytes, which + out, (size_t)n);
-                    const vi arg = __builtin_convertvector(bytes, vi);
-                    const vi g = (vi)load(dy + out, n);
                     float *corner = dx + ((p * height + oy * k) * width + ox * k) * batch + b0;
-                    for (int64_t q = 0; q < k * k; q++)
-                        store(corner + (q / k * width + q % k) * batch, (vf)(g & (arg == (int32_t)q)), n);
+                    if (b0 + LANES <= batch) unpool_window(dy + out, which + out, width, batch, k, corner, LANES);
+                    else unpool_window(dy + out, which + out, width, batch, k, corner, (int)(batch - b0));
                 }
 }
 

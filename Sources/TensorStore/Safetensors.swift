@@ -97,34 +97,43 @@ public struct Safetensors: Equatable {
             let headerEnd = 8 + Int(n)
             guard headerEnd <= prefix.count else { throw fail("header of \(n) bytes not in the \(prefix.count) bytes read") }
             guard n > 0, prefix[8] == UInt8(ascii: "{") else { throw fail("header does not start with '{'") }
-            let json: Any
-            do { json = try JSONSerialization.jsonObject(with: Data(prefix[8..<headerEnd])) } catch {
-                throw fail("header is not valid JSON")
+            let json: JSON
+            do { json = try JSONParser.parse(prefix[8..<headerEnd]) } catch {
+                throw fail("header is not valid JSON: at byte \(error.offset) of the header, expected \(error.expected)")
             }
-            guard let object = json as? [String: Any] else { throw fail("header is not a JSON object") }
+            guard case .object(let object) = json else { throw fail("header is not a JSON object") }
 
             var metadata: [String: String] = [:]
             if let m = object["__metadata__"] {
-                guard let dict = m as? [String: Any], let strings = dict as? [String: String] else {
-                    throw fail("__metadata__ must map strings to strings")
+                guard case .object(let dict) = m else { throw fail("__metadata__ must map strings to strings") }
+                for (k, v) in dict {
+                    guard case .string(let text) = v else { throw fail("__metadata__ must map strings to strings") }
+                    metadata[k] = text
                 }
-                metadata = strings
+            }
+            func integers(_ v: JSON?) -> [Int]? {
+                guard case .array(let items)? = v else { return nil }
+                var out: [Int] = []
+                for case .integer(let n) in items { out.append(n) }
+                return out.count == items.count ? out : nil
             }
             var entries: [Entry] = []
             for (name, value) in object where name != "__metadata__" {
-                guard let info = value as? [String: Any] else { throw fail("tensor '\(name)': entry is not an object") }
-                guard let d = info["dtype"] as? String, let dtype = DType(rawValue: d) else {
-                    throw fail("tensor '\(name)': unknown or missing dtype \(String(describing: info["dtype"]))")
-                }
-                guard let shape = info["shape"] as? [Int], shape.allSatisfy({ $0 >= 0 }) else {
+                guard case .object(let info) = value else { throw fail("tensor '\(name)': entry is not an object") }
+                guard case .string(let d)? = info["dtype"] else { throw fail("tensor '\(name)': missing dtype (a string such as \"F32\")") }
+                guard let dtype = DType(rawValue: d) else { throw fail("tensor '\(name)': unknown dtype '\(d)'") }
+                guard let shape = integers(info["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                     throw fail("tensor '\(name)': shape must be a list of non-negative integers")
                 }
-                guard let offs = info["data_offsets"] as? [Int], offs.count == 2, offs[0] >= 0, offs[0] <= offs[1] else {
+                guard let offs = integers(info["data_offsets"]), offs.count == 2, offs[0] >= 0, offs[0] <= offs[1] else {
                     throw fail("tensor '\(name)': data_offsets must be [begin, end] with 0 <= begin <= end")
                 }
-                let expected = shape.reduce(1, *) * dtype.size
-                guard offs[1] - offs[0] == expected else {
-                    throw fail("tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes but \(dtype.rawValue) \(shape) needs \(expected)")
+                let (expected, overflow) = shape.reduce((dtype.size, false)) { acc, d in
+                    let (p, o) = acc.0.multipliedReportingOverflow(by: d)
+                    return (p, acc.1 || o)
+                }
+                guard !overflow, offs[1] - offs[0] == expected else {
+                    throw fail("tensor '\(name)': data_offsets span \(offs[1] - offs[0]) bytes but \(dtype.rawValue) \(shape) needs \(overflow ? "more than Int.max" : "\(expected)")")
                 }
                 entries.append(Entry(name: name, dtype: dtype, shape: shape, begin: offs[0], end: offs[1]))
             }

@@ -37,7 +37,7 @@ final class SafetensorsTests: XCTestCase {
             ([255, 0, 0, 0, 0, 0, 0, 0] + good.dropFirst(8), "exceeds the file"),
             (Array(good.dropLast(3)), "truncated"),
             (good + [0, 0, 0, 0], "trailing bytes"),
-            (header("{\"w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", data: 4), "unknown or missing dtype"),
+            (header("{\"w\":{\"dtype\":\"F33\",\"shape\":[1],\"data_offsets\":[0,4]}}", data: 4), "unknown dtype 'F33'"),
             (header("{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4]}}", data: 4), "needs 8"),
             (header("{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[8,12]}}", data: 12), "hole"),
             (header("{\"a\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}", data: 8), "overlaps"),

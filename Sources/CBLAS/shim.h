@@ -1,3 +1,3 @@
 #include <cblas.h>
-// mallopt: the compute path tunes glibc so large buffers are reused, not re-mmapped.
+// mallopt: Compute.keepFreedMemory tunes glibc so large buffers are reused, not re-mmapped.
 #include <malloc.h>

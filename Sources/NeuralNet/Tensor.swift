@@ -1,7 +1,4 @@
 import CBLAS
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// A dense Float array with a shape. Activations between conv layers use the
 /// batch-innermost layout [C, H, W, B], so each pixel's images are adjacent
@@ -48,13 +45,23 @@ public enum Compute {
     /// Threads for one process. Work is split by batch: each thread runs a
     /// shard of every batch with single-threaded BLAS (LeNet5's small GEMMs
     /// gain nothing from BLAS threads), and gradients are summed in shard
-    /// order, so results are bit-identical for a given count. Also keeps glibc
-    /// from mmapping (and zero-faulting) every large activation buffer afresh
-    /// each step, which cost half of the training time.
+    /// order, so results are bit-identical for a given count. Also keeps freed
+    /// activation buffers for the next step.
     public static func configure(threads: Int) {
         openblas_set_num_threads(1)
         configuredThreads = max(1, threads)
-        _ = mallopt(M_MMAP_THRESHOLD, Int32.max)
+        keepFreedMemory()
+    }
+
+    /// glibc malloc's policy for a process that moves tensors of many MiB: one
+    /// arena, blocks up to 32 MiB (its limit) from the heap rather than mapped
+    /// one by one, and freed memory kept. By default a 16 MiB buffer freed on
+    /// one thread is unmapped, or lands in another thread's arena, so the next
+    /// one is faulted in and zero-filled afresh: that was half the CPU of a
+    /// RADOS get, and half of a training step before.
+    public static func keepFreedMemory() {
+        _ = mallopt(M_ARENA_MAX, 1)
+        _ = mallopt(M_MMAP_THRESHOLD, 32 << 20)
         _ = mallopt(M_TRIM_THRESHOLD, Int32.max)
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import NeuralNet
 
 @main
 struct Prunesweep: ParsableCommand {
@@ -6,6 +7,11 @@ struct Prunesweep: ParsableCommand {
         abstract: "Reproducible sweeps of pruning and knowledge-distillation experiments.",
         version: toolVersion,
         subcommands: [Train.self, Eval.self, Prune.self, Distill.self, Compare.self, Run.self, Plan.self, Report.self, Store.self, Bench.self])
+
+    static func main() {
+        Compute.keepFreedMemory()
+        main(nil)
+    }
 }
 
 let toolVersion = "0.1.0"

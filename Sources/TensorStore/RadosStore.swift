@@ -102,74 +102,60 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
     public func putBlob(_ key: String, _ blob: [UInt8]) throws {
         try KeyRule.check(key)
         try Seal.verify(blob, key: key)
-        try write([(key, { Buffer(copying: blob) })])
+        try write([(key, Blob([blob]))])
     }
 
     public func putMany(_ items: [(key: String, object: Safetensors, provenance: Provenance)]) throws {
         for item in items { try KeyRule.check(item.key) }
-        try write(items.map { item in (item.key, { Buffer(sealing: item.object, provenance: item.provenance) }) })
+        try write(items.map { ($0.key, Blob(sealing: $0.object, provenance: $0.provenance)) })
     }
 
-    /// Writes every object, `config.inFlight` RADOS writes outstanding; each
-    /// blob is made just before its first write, so memory stays near the window.
-    func write(_ items: [(key: String, make: () -> Buffer)]) throws {
+    /// Writes every object, `config.inFlight` RADOS writes outstanding. A split
+    /// object's parts go first and its head, whose header gives the total size, last.
+    func write(_ items: [(key: String, blob: Blob)]) throws {
         let aio = Aio(window: config.inFlight)
         var failures: [StoreError] = []
-        for item in items {
-            final class Item { var buffer: Buffer?; var pending = 0; var failed = false }
-            let state = Item()
-            func buffer() -> Buffer {
-                if let b = state.buffer { return b }
-                let b = item.make(); state.buffer = b; return b
+        for (key, blob) in items {
+            let parts = max(1, (blob.count + chunkSize - 1) / chunkSize)
+            let writeHead = {
+                self.addWrite(aio, key, blob, 0..<min(blob.count, self.chunkSize)) { rc in
+                    if rc < 0 { failures.append(self.error(key, rc, "write")) }
+                }
             }
-            func writeHead() {
-                aio.add(submit: { c in
-                    let b = buffer()
-                    return rados_aio_write_full(self.io, item.key, c, b.base, min(b.count, self.chunkSize))
-                }, done: { rc in
-                    if rc < 0 { failures.append(self.error(item.key, rc, "write")) }
-                    state.buffer = nil
-                })
-            }
-            // The header is in the first chunk; its size is known before sealing only
-            // roughly, so count parts from the blob when the first part is issued.
-            let first = { () -> Int in (buffer().count + self.chunkSize - 1) / self.chunkSize }
-            aio.add(submit: { c in
-                let parts = first()
-                if parts == 1 {
-                    let b = buffer()
-                    return rados_aio_write_full(self.io, item.key, c, b.base, b.count)
-                }
-                // Split: queue parts 2... and the head after them; this slot writes part 1.
-                state.pending = parts - 1
-                let b = buffer()
-                for i in 2..<parts {
-                    aio.add(submit: { c in
-                        rados_aio_write_full(self.io, self.part(item.key, i), c, b.base + i * self.chunkSize, min(self.chunkSize, b.count - i * self.chunkSize))
-                    }, done: { rc in partDone(rc, i) })
-                }
-                return rados_aio_write_full(self.io, self.part(item.key, 1), c, b.base + self.chunkSize, min(self.chunkSize, b.count - self.chunkSize))
-            }, done: { rc in
-                if state.pending == 0 {  // one object, written whole
-                    if rc < 0 { failures.append(self.error(item.key, rc, "write")) }
-                    state.buffer = nil
-                } else {
-                    partDone(rc, 1)
-                }
-            })
-            func partDone(_ rc: Int32, _ i: Int) {
-                if rc < 0 && !state.failed {
-                    state.failed = true
-                    failures.append(self.error(item.key, rc, "write of part \(i)"))
-                }
-                state.pending -= 1
-                if state.pending == 0 {
-                    if state.failed { state.buffer = nil } else { writeHead() }
+            guard parts > 1 else { writeHead(); continue }
+            var pending = parts - 1, failed = false
+            for i in 1..<parts {
+                addWrite(aio, part(key, i), blob, i * chunkSize..<min(blob.count, (i + 1) * chunkSize)) { rc in
+                    if rc < 0 && !failed {
+                        failed = true
+                        failures.append(self.error(key, rc, "write of part \(i)"))
+                    }
+                    pending -= 1
+                    if pending == 0 && !failed { writeHead() }
                 }
             }
         }
         aio.run()
         if let first = failures.first { throw first }
+    }
+
+    /// Queues a write of bytes `range` of `blob` as the whole object `oid`: one
+    /// compound operation (write_full, then appends), which librados copies as
+    /// it is built, so the blob is never assembled in one buffer first.
+    func addWrite(_ aio: Aio, _ oid: String, _ blob: Blob, _ range: Range<Int>, done: @escaping (Int32) -> Void) {
+        var op: rados_write_op_t?
+        aio.add(submit: { c in
+            op = rados_create_write_op()
+            guard let op else { return -ENOMEM }
+            blob.forEachPiece(of: range) { piece, first in
+                let p = piece.baseAddress?.assumingMemoryBound(to: CChar.self)
+                if first { rados_write_op_write_full(op, p, piece.count) } else { rados_write_op_append(op, p, piece.count) }
+            }
+            return rados_aio_write_op_operate(op, self.io, c, oid, nil, 0)
+        }, done: { rc in
+            if let op { rados_release_write_op(op) }
+            done(rc)
+        })
     }
 
     // MARK: get
@@ -347,29 +333,43 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
     }
 }
 
-/// A byte buffer whose address stays put while librados reads into or writes from it.
+/// A byte buffer whose address stays put while librados reads into it.
 final class Buffer {
     let base: UnsafeMutableRawPointer
     var count: Int
     init(capacity: Int) {
         base = .allocate(byteCount: max(capacity, 1), alignment: 64); count = capacity
     }
-    convenience init(copying bytes: [UInt8]) {
-        self.init(capacity: bytes.count)
-        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-    }
-    /// The sealed object: header with provenance and checksum, then the tensors.
-    convenience init(sealing object: Safetensors, provenance: Provenance) {
-        let header = Seal.header(object, provenance: provenance)
-        self.init(capacity: header.count + object.dataSize)
-        var off = 0
-        for chunk in [header] + object.tensors.map(\.bytes) {
-            chunk.withUnsafeBytes { if $0.count > 0 { (base + off).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
-            off += chunk.count
-        }
-    }
     var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
     deinit { base.deallocate() }
+}
+
+/// A sealed object as the arrays it is made of: header, then each tensor's bytes.
+struct Blob {
+    let segments: [[UInt8]]
+    let count: Int
+
+    init(_ segments: [[UInt8]]) {
+        self.segments = segments
+        count = segments.reduce(0) { $0 + $1.count }
+    }
+
+    init(sealing object: Safetensors, provenance: Provenance) {
+        self.init([Seal.header(object, provenance: provenance)] + object.tensors.map(\.bytes))
+    }
+
+    /// Calls `body` with each stretch of bytes `range` covers, in order, and whether it is the first.
+    func forEachPiece(of range: Range<Int>, _ body: (UnsafeRawBufferPointer, Bool) -> Void) {
+        var offset = 0, first = true
+        for segment in segments {
+            let lo = max(range.lowerBound, offset), hi = min(range.upperBound, offset + segment.count)
+            if lo < hi {
+                segment.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[(lo - offset)..<(hi - offset)]), first) }
+                first = false
+            }
+            offset += segment.count
+        }
+    }
 }
 
 /// librados asynchronous operations with at most `window` outstanding. One

@@ -63,6 +63,10 @@ final class GradientTests: XCTestCase {
 
     func testConv2dStrided() { checkLayer(Conv2d("c", 3, 2, kernel: 3, stride: 2, padding: 2), input: random([3, 7, 5, 2])) }
 
+    /// Channel counts that leave partial blocks in every kernel loop (8 outputs per
+    /// forward step, 4 per weight-gradient step, 8 input channels per input-gradient step).
+    func testConv2dOddChannelCounts() { checkLayer(Conv2d("c", 10, 9, kernel: 2, padding: 1), input: random([10, 4, 5, 3]), samples: 60) }
+
     func testConv2dLeNetShapes() {
         checkLayer(Conv2d("c", 6, 16, kernel: 5), input: random([6, 9, 9, 17]), samples: 20)
         checkLayer(Conv2d("c", 1, 6, kernel: 5, padding: 2), input: random([1, 12, 12, 2]), samples: 20)

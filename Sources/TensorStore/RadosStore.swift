@@ -182,15 +182,16 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
             do { try KeyRule.check(k); checked.append(i) } catch { results[i] = .failure(error as! StoreError) }
         }
         let valid = checked
-        // Verified and decoded off the thread that drives the reads, so it refills the window at once.
+        // Objects of 4 MiB or more are verified and decoded off the thread that drives
+        // the reads, so it refills the window at once; smaller ones on it: waking a
+        // pool thread for each costs more than their decoding.
         let decoded = DispatchGroup()
         results.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer  // each decode writes its own slot
             read(valid.map { keys[$0] }) { j, r in
                 let i = valid[j]
-                DispatchQueue.global().async(group: decoded) {
-                    out[i] = r.flatMap { b in Result { try Seal.open(b.bytes, key: keys[i]) }.mapError { $0 as! StoreError } }
-                }
+                let decode = { out[i] = r.flatMap { b in Result { try Seal.open(b.bytes, key: keys[i]) }.mapError { $0 as! StoreError } } }
+                if case .success(let b) = r, b.count >= 4 << 20 { DispatchQueue.global().async(group: decoded, execute: decode) } else { decode() }
             }
             decoded.wait()
         }
@@ -373,34 +374,48 @@ struct Blob {
 }
 
 /// librados asynchronous operations with at most `window` outstanding. One
-/// thread drives it: `run` submits, waits for the oldest, and calls its
-/// continuation, which may queue more operations (the parts of an object).
+/// thread drives it: `run` submits, sleeps until some operation completes
+/// (whichever: a slow OSD does not hold up the others' refills), and calls
+/// its continuation, which may queue more operations (the parts of an object).
 final class Aio {
     typealias Submit = (rados_completion_t) -> Int32
     let window: Int
     private var queue: [(submit: Submit, done: (Int32) -> Void)] = []
     private var next = 0
     private var inFlight: [(completion: rados_completion_t, done: (Int32) -> Void)] = []
+    /// Signalled by librados once per completed operation.
+    private let completed = DispatchSemaphore(value: 0)
 
     init(window: Int) { self.window = max(1, window) }
 
     func add(submit: @escaping Submit, done: @escaping (Int32) -> Void) { queue.append((submit, done)) }
 
     func run() {
+        let signal = Unmanaged.passUnretained(completed).toOpaque()
         while next < queue.count || !inFlight.isEmpty {
             while inFlight.count < window && next < queue.count {
                 let op = queue[next]; next += 1
                 var c: rados_completion_t?
-                guard rados_aio_create_completion(nil, nil, nil, &c) == 0, let c else { op.done(-ENOMEM); continue }
+                let made = rados_aio_create_completion2(signal, { _, arg in
+                    Unmanaged<DispatchSemaphore>.fromOpaque(arg!).takeUnretainedValue().signal()
+                }, &c)
+                guard made == 0, let c else { op.done(-ENOMEM); continue }
                 let rc = op.submit(c)
                 if rc < 0 { rados_aio_release(c); op.done(rc) } else { inFlight.append((c, op.done)) }
             }
             guard !inFlight.isEmpty else { continue }
-            let (c, done) = inFlight.removeFirst()
-            rados_aio_wait_for_complete(c)
-            let rc = rados_aio_get_return_value(c)
-            rados_aio_release(c)
-            done(rc)
+            completed.wait()
+            // Every operation now complete (a wake-up may cover several; later ones then find none).
+            var i = 0
+            while i < inFlight.count {
+                let (c, done) = inFlight[i]
+                guard rados_aio_is_complete(c) != 0 else { i += 1; continue }
+                inFlight.remove(at: i)
+                rados_aio_wait_for_complete_and_cb(c)   // its signal is sent before the completion goes
+                let rc = rados_aio_get_return_value(c)
+                rados_aio_release(c)
+                done(rc)
+            }
         }
         queue.removeAll(); next = 0
     }

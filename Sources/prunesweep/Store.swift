@@ -146,7 +146,8 @@ extension Store {
                 if store is FileStore { for k in keys { _ = try store.get(k) } } else { for r in store.getMany(keys) { _ = try r.get() } }
             }
             guard let files = store as? FileStore else {
-                let r = try best([put, get], rounds: rounds)
+                // all writes, then all reads, as rados bench's write and seq phases
+                let r = try best([put], rounds: rounds) + best([get], rounds: rounds)
                 print(String(format: "store put %.0f MB/s  get %.0f MB/s  (%d x %d bytes)", r[0], r[1], count, size))
                 return
             }

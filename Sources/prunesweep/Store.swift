@@ -107,7 +107,7 @@ extension Store {
         @OptionGroup var location: Location
         @Option(help: "Object size in bytes.") var size: Int = 1 << 20
         @Option(help: "Objects per round.") var count: Int = 64
-        @Option(help: "Rounds of writes (the best is reported); reads, which take milliseconds, get four times as many.") var rounds: Int = 3
+        @Option(help: "Rounds (the best is reported); a file store's reads, which take milliseconds, get four times as many.") var rounds: Int = 3
 
         func run() throws {
             let store = try location.open()

@@ -14,14 +14,13 @@ public final class ReLU: Layer {
 
     public func backward(_ dy: Tensor) -> Tensor {
         guard let y else { fatalError("ReLU.backward before a training forward") }
-        let dx = Tensor(shape: dy.shape, data: [Float](unsafeUninitializedCapacity: dy.count) { d, n in
+        let dx = Tensor(uninitialized: dy.shape) { d in
             dy.data.withUnsafeBufferPointer { g in
                 y.data.withUnsafeBufferPointer { yp in
                     for i in 0..<g.count { d[i] = yp[i] > 0 ? g[i] : 0 }
                 }
             }
-            n = dy.count
-        })
+        }
         self.y = nil
         return dx
     }

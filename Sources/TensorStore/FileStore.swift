@@ -39,7 +39,7 @@ public final class FileStore: TensorStore, @unchecked Sendable {
 
     public func put(_ key: String, _ object: Safetensors, provenance: Provenance) throws {
         try KeyRule.check(key)
-        try write(key, chunks: [Seal.header(object, provenance: provenance)] + object.tensors.map(\.bytes))
+        try write(key, chunks: Seal.chunks(object, provenance: provenance))
     }
 
     /// One object in flight per core (two here): one is written while another

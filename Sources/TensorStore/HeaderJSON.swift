@@ -24,16 +24,13 @@ struct JSONParser {
 
     /// The value `bytes` hold, with only whitespace around it.
     static func parse(_ bytes: ArraySlice<UInt8>) throws(JSONSyntaxError) -> JSON {
-        let result = bytes.withUnsafeBufferPointer { buf in
-            Result { () throws(JSONSyntaxError) -> JSON in
-                var p = JSONParser(bytes: buf)
-                let v = try p.value()
-                p.skipSpace()
-                guard p.i == buf.count else { throw p.error("the end of the header") }
-                return v
-            }
+        try bytes.withUnsafeBufferPointer { buf throws(JSONSyntaxError) -> JSON in
+            var p = JSONParser(bytes: buf)
+            let v = try p.value()
+            p.skipSpace()
+            guard p.i == buf.count else { throw p.error("the end of the header") }
+            return v
         }
-        return try result.get()
     }
 
     private init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
@@ -54,8 +51,11 @@ struct JSONParser {
     private mutating func value() throws(JSONSyntaxError) -> JSON {
         skipSpace()
         switch next {
-        case UInt8(ascii: "{"): return try nested { (p: inout JSONParser) throws(JSONSyntaxError) in try p.object() }
-        case UInt8(ascii: "["): return try nested { (p: inout JSONParser) throws(JSONSyntaxError) in try p.array() }
+        case UInt8(ascii: "{"), UInt8(ascii: "["):
+            depth += 1
+            defer { depth -= 1 }
+            guard depth <= 64 else { throw error("nesting at most 64 deep") }
+            return try next == UInt8(ascii: "{") ? object() : array()
         case UInt8(ascii: "\""): return .string(try string())
         case UInt8(ascii: "t"): try literal("true"); return .bool(true)
         case UInt8(ascii: "f"): try literal("false"); return .bool(false)
@@ -63,13 +63,6 @@ struct JSONParser {
         case let c? where c == UInt8(ascii: "-") || (0x30...0x39).contains(c): return try number()
         default: throw error("a JSON value")
         }
-    }
-
-    private mutating func nested(_ body: (inout JSONParser) throws(JSONSyntaxError) -> JSON) throws(JSONSyntaxError) -> JSON {
-        depth += 1
-        guard depth <= 64 else { throw error("nesting at most 64 deep") }
-        defer { depth -= 1 }
-        return try body(&self)
     }
 
     private mutating func object() throws(JSONSyntaxError) -> JSON {

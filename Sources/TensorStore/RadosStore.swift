@@ -107,7 +107,7 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
 
     public func putMany(_ items: [(key: String, object: Safetensors, provenance: Provenance)]) throws {
         for item in items { try KeyRule.check(item.key) }
-        try write(items.map { ($0.key, Blob(sealing: $0.object, provenance: $0.provenance)) })
+        try write(items.map { ($0.key, Blob(Seal.chunks($0.object, provenance: $0.provenance))) })
     }
 
     /// Writes every object, `config.inFlight` RADOS writes outstanding. A split
@@ -191,7 +191,7 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
             read(valid.map { keys[$0] }) { j, r in
                 let i = valid[j]
                 let decode = { out[i] = r.flatMap { b in Result { try Seal.open(b.bytes, key: keys[i]) }.mapError { $0 as! StoreError } } }
-                if case .success(let b) = r, b.count >= 4 << 20 { DispatchQueue.global().async(group: decoded, execute: decode) } else { decode() }
+                if case .success(let b) = r, b.count >= 4 << 20 { DispatchQueue.global().async(group: decoded) { decode() } } else { decode() }
             }
             decoded.wait()
         }
@@ -345,7 +345,7 @@ final class Buffer {
     deinit { base.deallocate() }
 }
 
-/// A sealed object as the arrays it is made of: header, then each tensor's bytes.
+/// A sealed object as the arrays it is made of (Seal.chunks), or one whole blob.
 struct Blob {
     let segments: [[UInt8]]
     let count: Int
@@ -353,10 +353,6 @@ struct Blob {
     init(_ segments: [[UInt8]]) {
         self.segments = segments
         count = segments.reduce(0) { $0 + $1.count }
-    }
-
-    init(sealing object: Safetensors, provenance: Provenance) {
-        self.init([Seal.header(object, provenance: provenance)] + object.tensors.map(\.bytes))
     }
 
     /// Calls `body` with each stretch of bytes `range` covers, in order, and whether it is the first.

@@ -23,6 +23,12 @@ public enum Seal {
         return stamped.encodeHeader()
     }
 
+    /// The sealed object as the arrays it is made of: the header, then each
+    /// tensor's own bytes, for writers that send them without joining them first.
+    public static func chunks(_ object: Safetensors, provenance: Provenance) -> [[UInt8]] {
+        [header(object, provenance: provenance)] + object.tensors.map(\.bytes)
+    }
+
     /// The whole sealed blob.
     public static func seal(_ object: Safetensors, provenance: Provenance) -> [UInt8] {
         var out = header(object, provenance: provenance)

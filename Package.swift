@@ -1,6 +1,10 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// Modules from the bottom up: C libraries; SeededRandom, Safetensors and
+// ProgressOutput (services with no dependencies of their own); Datasets ->
+// NeuralNet -> Pruning / Distillation -> Sweep -> Reports; Cluster and
+// TensorStore beside them. A module never imports one above it.
 let package = Package(
     name: "prunesweep",
     platforms: [.macOS(.v13)],
@@ -19,31 +23,36 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 
-        .target(name: "Datasets", dependencies: ["CZlib"]),
-        .target(name: "NeuralNet", dependencies: ["CBLAS", "CKernels", "Datasets", "TensorStore"]),
+        .target(name: "SeededRandom"),
+        .target(name: "Safetensors"),
+        .target(name: "ProgressOutput"),
+        .target(name: "Datasets", dependencies: ["CZlib", "SeededRandom"]),
+        .target(name: "NeuralNet", dependencies: ["CBLAS", "CKernels", "Datasets", "Safetensors", "SeededRandom"]),
         .target(name: "Cluster", dependencies: ["CMPIShim"]),
-        .target(name: "TensorStore", dependencies: ["CRados", "CZlib", "CISAL"]),
-        .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets"]),
-        .target(name: "Distillation", dependencies: ["NeuralNet", "Datasets", "TensorStore"]),
+        .target(name: "TensorStore", dependencies: ["CRados", "CZlib", "CISAL", "Safetensors"]),
+        .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets", "SeededRandom"]),
+        .target(name: "Distillation", dependencies: ["NeuralNet", "Datasets", "Safetensors", "SeededRandom"]),
         .target(name: "Sweep", dependencies: [
-            "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore",
+            "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore", "Safetensors", "SeededRandom", "ProgressOutput",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Reports", dependencies: ["Distillation", "Sweep"]),
+        .target(name: "Reports", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet"]),
         .executableTarget(name: "prunesweep", dependencies: [
-            "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore", "Sweep", "Reports",
+            "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore", "Safetensors", "ProgressOutput", "Sweep", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),
-        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Datasets", "TensorStore"]),
+        .testTarget(name: "SafetensorsTests", dependencies: ["Safetensors"]),
+        .testTarget(name: "NeuralNetTests", dependencies: ["NeuralNet", "Datasets", "Safetensors"]),
         .testTarget(name: "ClusterTests", dependencies: ["Cluster"]),
-        .testTarget(name: "TensorStoreTests", dependencies: ["TensorStore"]),
+        .testTarget(name: "TensorStoreTests", dependencies: ["TensorStore", "Safetensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet"]),
-        .testTarget(name: "DistillationTests", dependencies: ["Distillation", "NeuralNet", "TensorStore", "Datasets"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports"]),
+        .testTarget(name: "DistillationTests", dependencies: ["Distillation", "NeuralNet", "Safetensors", "Datasets", "TestSupport"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "Pruning", "Distillation", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,4 +1,5 @@
 import Foundation
+import SeededRandom
 
 /// Images as rows of Float pixels in [0, 1] ([count, channels*rows*cols],
 /// row-major, one channel), with integer labels.

@@ -1,6 +1,7 @@
 import Datasets
 import NeuralNet
-import TensorStore
+import Safetensors
+import SeededRandom
 
 /// Noise teachers: controls whose logits carry no information about the input.
 public enum NoiseKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {

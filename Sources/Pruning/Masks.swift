@@ -1,5 +1,6 @@
 import Datasets
 import NeuralNet
+import SeededRandom
 
 public enum PruneMethod: String, Sendable, CaseIterable, Codable {
     /// Global unstructured L1: the smallest |w| across every tensor in scope at once (the paper's).

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ProgressOutput
 
 /// What a group leader tells rank 0 when it asks for work.
 struct WorkRequest: Codable {
@@ -35,7 +36,7 @@ final class Coordinator {
     let journal: Journal
     let maxFailures: Int?
     let logger: Logger
-    let progress: Progress
+    let progress: ProgressLine
     private let lock = NSLock()
     private(set) var stopping = false
     private var failures = 0
@@ -44,7 +45,7 @@ final class Coordinator {
     init(scheduler: Scheduler, journal: Journal, leaders: [Int], maxFailures: Int?, logger: Logger) {
         self.scheduler = scheduler; self.journal = journal; self.maxFailures = maxFailures; self.logger = logger
         active = Set(leaders)
-        progress = Progress("tasks", total: scheduler.total, unit: "tasks")
+        progress = ProgressLine("tasks", total: scheduler.total, unit: "tasks")
         failures = scheduler.count(.failed) + scheduler.count(.skipped)
     }
 

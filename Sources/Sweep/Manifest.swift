@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 import TensorStore
 
 /// manifest.json: what ran, from which sweep file and tool, where and when.

@@ -1,4 +1,5 @@
 import Foundation
+import ProgressOutput
 
 /// `prunesweep plan`: task counts, the first tasks, and the work in image passes
 /// with a time estimate from this machine's measured LeNet5 / MLP throughput.

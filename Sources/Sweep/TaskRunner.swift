@@ -4,6 +4,8 @@ import Distillation
 import Foundation
 import NeuralNet
 import Pruning
+import Safetensors
+import SeededRandom
 import TensorStore
 
 /// What a finished task reports: numbers for tables, text for notes.

@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 #if canImport(Glibc)
 import Glibc
 #endif

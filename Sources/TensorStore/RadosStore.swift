@@ -1,5 +1,6 @@
 import CRados
 import Foundation
+import Safetensors
 
 /// Objects in a RADOS pool through librados. An object up to `chunkSize`
 /// bytes is one RADOS object named by its key, byte for byte the safetensors

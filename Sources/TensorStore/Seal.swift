@@ -1,3 +1,4 @@
+import Safetensors
 /// A stored object is a safetensors blob with provenance and a checksum of its
 /// data section in `__metadata__` under these names. `seal` stamps them,
 /// `open` checks them; other metadata (e.g. a model's architecture) is kept.

@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// Where the sweep keeps every intermediate tensor (parents, masks, teacher
 /// logits, fine-tuned students). Each object is a safetensors blob whose

@@ -4,6 +4,7 @@ import Datasets
 import Foundation
 import Logging
 import NeuralNet
+import Safetensors
 import Sweep
 import TensorStore
 

@@ -3,6 +3,9 @@ import Datasets
 import Distillation
 import Foundation
 import NeuralNet
+import ProgressOutput
+import Safetensors
+import SeededRandom
 import Sweep
 import TensorStore
 
@@ -101,7 +104,7 @@ struct Distill: ParsableCommand {
             let loss: LossFunction
             if redrawNoise || cachedNoise == nil { cachedNoise = lossFor(epoch: epoch) }
             loss = cachedNoise!
-            let progress = Progress("student epoch \(epoch + 1)/\(training.epochs)", total: (train.count + training.batch - 1) / training.batch, unit: "batches")
+            let progress = ProgressLine("student epoch \(epoch + 1)/\(training.epochs)", total: (train.count + training.batch - 1) / training.batch, unit: "batches")
             let s = try trainEpoch(model, on: train, optimizer: sgd, batchSize: training.batch, seed: seed, epoch: epoch, loss: loss) { done, _ in
                 progress.update(done)
             }

@@ -2,7 +2,9 @@ import ArgumentParser
 import Datasets
 import Foundation
 import NeuralNet
+import ProgressOutput
 import Pruning
+import Safetensors
 import Sweep
 import TensorStore
 
@@ -104,7 +106,7 @@ struct Prune: ParsableCommand {
         if let train {
             let t = child.copy()
             let batches = (train.count + batch - 1) / batch
-            let progress = Progress("fine-tune", total: finetune * batches, unit: "batches")
+            let progress = ProgressLine("fine-tune", total: finetune * batches, unit: "batches")
             try fineTune(t, on: train, epochs: finetune, batchSize: batch, learningRate: lr, momentum: momentum,
                          weightDecay: weightDecay, seed: seed, onBatch: { epoch, done, _ in progress.update(epoch * batches + done) })
             tunedEval = evaluate(t, on: test)
@@ -115,7 +117,7 @@ struct Prune: ParsableCommand {
         let methodCurve = method == .l1 ? l1Curve : cosineCurve(parent, method: method, seed: seed, scope: scope)
         var curveEvals: [Evaluation]?
         if evalCurve {
-            let progress = Progress("eval-curve", total: curveRatios.count, unit: "ratios")
+            let progress = ProgressLine("eval-curve", total: curveRatios.count, unit: "ratios")
             curveEvals = curveRatios.enumerated().map { i, x in
                 defer { progress.update(i + 1) }
                 return evaluate(pruned(parent, masks: pruneMasks(parent, ratio: x, method: method, seed: seed, scope: scope)), on: test)

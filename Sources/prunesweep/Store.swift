@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Safetensors
 import TensorStore
 
 /// `prunesweep store ls|get|put|rm|verify`: look into a tensor store by hand.

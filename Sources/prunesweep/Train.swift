@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import NeuralNet
+import ProgressOutput
 import Sweep
 
 struct Train: ParsableCommand {
@@ -40,7 +41,7 @@ func fit(_ model: Model, train: ImageDataset, test: ImageDataset?, training: Tra
     let started = Date()
     for epoch in 0..<training.epochs {
         sgd.learningRate = training.learningRate(epoch: epoch)
-        let progress = Progress("epoch \(epoch + 1)/\(training.epochs)", total: (train.count + training.batch - 1) / training.batch, unit: "batches")
+        let progress = ProgressLine("epoch \(epoch + 1)/\(training.epochs)", total: (train.count + training.batch - 1) / training.batch, unit: "batches")
         let s = try trainEpoch(model, on: train, optimizer: sgd, batchSize: training.batch, seed: training.seed, epoch: epoch, loss: loss) { done, total in
             progress.update(done)
         }

@@ -1,8 +1,10 @@
 import Datasets
+@testable import Distillation
 import Foundation
 import NeuralNet
+import SeededRandom
+import TestSupport
 import XCTest
-@testable import Distillation
 
 final class KDLossTests: XCTestCase {
     func randomLogits(_ b: Int, _ k: Int, _ seed: UInt64, scale: Float = 2) -> Tensor {

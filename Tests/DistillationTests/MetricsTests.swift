@@ -1,8 +1,10 @@
 import Datasets
+@testable import Distillation
 import Foundation
 import NeuralNet
+import SeededRandom
+import TestSupport
 import XCTest
-@testable import Distillation
 
 final class RepresentationTests: XCTestCase {
     func matrix(_ n: Int, _ d: Int, _ seed: UInt64) -> [Float] {

@@ -1,5 +1,6 @@
 import Datasets
 @testable import NeuralNet
+import SeededRandom
 import XCTest
 
 /// Every layer's backward against central finite differences of

@@ -1,6 +1,6 @@
 import Foundation
 import NeuralNet
-import TensorStore
+import Safetensors
 import XCTest
 
 final class SafetensorsTests: XCTestCase {

@@ -1,5 +1,6 @@
 import Datasets
 import NeuralNet
+import SeededRandom
 import XCTest
 
 final class TrainingTests: XCTestCase {

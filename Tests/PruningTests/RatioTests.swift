@@ -1,6 +1,7 @@
 import Datasets
 import NeuralNet
 @testable import Pruning
+import SeededRandom
 import XCTest
 
 final class RatioTests: XCTestCase {

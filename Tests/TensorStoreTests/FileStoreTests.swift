@@ -1,13 +1,14 @@
 import Foundation
-import XCTest
+import Safetensors
 @testable import TensorStore
+import XCTest
 
 final class FileStoreTests: XCTestCase {
     func testRoundTripListExistsDelete() throws {
         let dir = temporaryDirectory("roundtrip")
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try openStore(url: "file://" + dir)
-        let key = ObjectKey(kind: "parent", parameters: ["arch": "mlp", "seed": "1"]).key
+        let key = "parent/mlp-seed-1"
         XCTAssertFalse(try store.exists(key))
         assertStoreError({ $0.isMissing }, "missing") { _ = try store.get(key) }
         try store.put(key, sampleObject(seed: 1), provenance: testProvenance)

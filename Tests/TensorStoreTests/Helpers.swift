@@ -1,6 +1,7 @@
 import Foundation
-import XCTest
+import Safetensors
 @testable import TensorStore
+import XCTest
 
 /// A small object of random floats (and an int tensor), deterministic in `seed`.
 func sampleObject(seed: UInt64, floats: Int = 1000) -> Safetensors {

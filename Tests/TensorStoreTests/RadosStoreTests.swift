@@ -26,7 +26,7 @@ final class RadosStoreTests: XCTestCase {
     func testRoundTripListExistsDelete() throws {
         let store = try openStore(url: url)
         XCTAssertTrue(store is RadosStore)
-        let key = prefix + ObjectKey(kind: "parent", parameters: ["seed": "1"]).key
+        let key = prefix + "parent/seed-1"
         XCTAssertFalse(try store.exists(key))
         assertStoreError({ $0.isMissing }, "missing") { _ = try store.get(key) }
         try store.put(key, sampleObject(seed: 1), provenance: testProvenance)

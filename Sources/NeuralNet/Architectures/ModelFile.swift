@@ -1,5 +1,5 @@
 import Foundation
-import TensorStore
+import Safetensors
 
 /// Models as safetensors with PyTorch's names and layouts, so
 /// `module.load_state_dict(safetensors.torch.load_file(path))` works on the

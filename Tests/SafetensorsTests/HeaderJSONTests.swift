@@ -1,5 +1,5 @@
 import Foundation
-@testable import TensorStore
+@testable import Safetensors
 import XCTest
 
 /// The header parser against Foundation's JSONSerialization (the parser it

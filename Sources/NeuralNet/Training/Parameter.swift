@@ -1,4 +1,5 @@
 import Datasets
+import SeededRandom
 
 /// One named tensor of a model (PyTorch's name and layout), viewing a slice of
 /// the model's flat value and gradient buffers. An optional 0/1 mask keeps

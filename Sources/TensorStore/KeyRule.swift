@@ -1,26 +1,3 @@
-/// A content-addressed key: "<kind>/<hash>", the hash over the parameters that
-/// determine the tensor, canonically ordered, so every rank that needs the same
-/// parent (same architecture, seed, epochs, ...) names the same object.
-public struct ObjectKey: Hashable, CustomStringConvertible, Sendable {
-    public let kind: String
-    public let parameters: [String: String]
-
-    public init(kind: String, parameters: [String: String]) {
-        self.kind = kind; self.parameters = parameters
-    }
-
-    /// Sorted `"name":"value"` pairs as JSON: the text the hash is taken over.
-    public var canonical: String {
-        "{" + parameters.keys.sorted().map { "\(jsonString($0)):\(jsonString(parameters[$0]!))" }.joined(separator: ",") + "}"
-    }
-
-    /// The first 128 bits of SHA-256(canonical), in hex.
-    public var hash: String { String(SHA256.hex(Array(canonical.utf8)).prefix(32)) }
-
-    public var key: String { "\(kind)/\(hash)" }
-    public var description: String { key }
-}
-
 /// What a key may look like: segments of [A-Za-z0-9._-] joined by '/', none
 /// empty or starting with '.' (temporary files and "." / ".." are dot names),
 /// at most 250 bytes. Stores use keys as file paths and RADOS object names.

@@ -2,7 +2,7 @@ import Foundation
 
 /// done/total, rate and ETA: a live line on a terminal, periodic plain lines in
 /// a batch log (where carriage returns would make a mess).
-public final class Progress {
+public final class ProgressLine {
     let label: String
     let total: Int
     let unit: String
@@ -22,7 +22,7 @@ public final class Progress {
         let now = Date()
         guard now.timeIntervalSince(lastPrint) >= interval || done == total else { return }
         lastPrint = now
-        let line = "\(label) \(done)/\(total) \(Progress.rateAndETA(done: done, total: total, seconds: now.timeIntervalSince(start), unit: unit))\(extra.isEmpty ? "" : " " + extra)"
+        let line = "\(label) \(done)/\(total) \(ProgressLine.rateAndETA(done: done, total: total, seconds: now.timeIntervalSince(start), unit: unit))\(extra.isEmpty ? "" : " " + extra)"
         if interactive {
             FileHandle.standardError.write(Data(("\r\u{1B}[K" + line + (done == total ? "\n" : "")).utf8))
         } else {

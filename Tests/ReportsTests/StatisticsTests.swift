@@ -1,5 +1,6 @@
 import XCTest
-@testable import Distillation
+@testable import Reports
+import TestSupport
 
 final class StatisticsTests: XCTestCase {
     // Published table values of t_{0.975, df} (two-sided 95 %).

@@ -3,7 +3,7 @@ import XCTest
 
 /// Runs `python3 -c script` and returns stdout, for reference values from
 /// numpy/scipy. Skips the test when python3 or scipy is missing.
-func python(_ script: String) throws -> String {
+public func python(_ script: String) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
     p.arguments = ["python3", "-c", "import numpy, scipy, scipy.stats\n" + script]
@@ -22,12 +22,12 @@ func python(_ script: String) throws -> String {
 }
 
 /// Parses python's whitespace-separated numbers.
-func numbers(_ text: String) -> [Double] {
+public func numbers(_ text: String) -> [Double] {
     text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "," }).map { Double($0) ?? .nan }
 }
 
-func pyList(_ x: [Double]) -> String { "[" + x.map { String($0) }.joined(separator: ",") + "]" }
+public func pyList(_ x: [Double]) -> String { "[" + x.map { String($0) }.joined(separator: ",") + "]" }
 
-func assertClose(_ a: Double, _ b: Double, rel: Double = 1e-9, abs absTol: Double = 1e-12, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
+public func assertClose(_ a: Double, _ b: Double, rel: Double = 1e-9, abs absTol: Double = 1e-12, _ message: String = "", file: StaticString = #filePath, line: UInt = #line) {
     XCTAssert(abs(a - b) <= max(absTol, rel * max(abs(a), abs(b))), "\(a) != \(b) \(message)", file: file, line: line)
 }

@@ -54,5 +54,5 @@ let package = Package(
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "Pruning", "Distillation", "TestSupport"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -60,6 +60,14 @@ public struct FunctionalMetrics: Codable, Equatable, Sendable {
         return FunctionalMetrics(t, ModelOutputs(student, on: data), labels: data.labels, control: ModelOutputs(control, on: data))
     }
 
+    /// Figures measured elsewhere (a journal written by an older version); unknown ones are NaN.
+    public init(examples: Int, accuracyA: Double, accuracyB: Double, agreement: Double, jensenShannon: Double, activationDistance: Double,
+                linearCKA: Double, normalizedBures: Double, errorCopy: Double, rightAgreement: Double, wrongByA: Int) {
+        self.examples = examples; self.accuracyA = accuracyA; self.accuracyB = accuracyB; self.agreement = agreement
+        self.jensenShannon = jensenShannon; self.activationDistance = activationDistance; self.linearCKA = linearCKA
+        self.normalizedBures = normalizedBures; self.errorCopy = errorCopy; self.rightAgreement = rightAgreement; self.wrongByA = wrongByA
+    }
+
     public init(_ a: ModelOutputs, _ b: ModelOutputs, labels: [Int32], control: ModelOutputs? = nil) {
         precondition(a.count == b.count && a.count == labels.count && a.classes == b.classes, "outputs must cover the same examples and classes")
         let n = a.count, k = a.classes

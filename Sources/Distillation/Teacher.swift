@@ -4,7 +4,7 @@ import Safetensors
 import SeededRandom
 
 /// Noise teachers: controls whose logits carry no information about the input.
-public enum NoiseKind: String, Sendable, Codable, CaseIterable, CustomStringConvertible {
+public enum NoiseKind: String, Sendable, Codable, Hashable, CaseIterable, CustomStringConvertible {
     /// Each logit ~ U(0, 1) (torch.rand).
     case uniform
     /// Each logit ~ N(0, 1) (torch.randn).
@@ -15,7 +15,7 @@ public enum NoiseKind: String, Sendable, Codable, CaseIterable, CustomStringConv
 /// Who teaches a student. Parsed from the command line / sweep file as
 /// `none`, `parent`, `uniform`, `gaussian`, a `.safetensors` path, or an
 /// architecture (`lenet5`, `mlp:300,100`) meaning "train that model with the trial's seed".
-public enum TeacherKind: Equatable, Sendable, CustomStringConvertible {
+public enum TeacherKind: Hashable, Sendable, CustomStringConvertible {
     /// Cross-entropy alone: the control.
     case none
     /// The unpruned parent of the pruned student.

@@ -3,7 +3,7 @@ import CBLAS
 /// A dense Float array with a shape. Activations between conv layers use the
 /// batch-innermost layout [C, H, W, B], so each pixel's images are adjacent
 /// and vector steps run over 16 images; linear layers use [B, features].
-public struct Tensor {
+public struct Tensor: Sendable {
     public var shape: [Int]
     public var data: [Float]
 

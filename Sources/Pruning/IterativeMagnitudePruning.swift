@@ -9,25 +9,21 @@ public struct IMPConfig: Codable, Sendable {
     public var rounds: Int
     public var fractionPerRound: Double = 0.2
     public var rewindEpoch: Int = 0
-    /// Epochs of the dense training (round 0) and of each retraining.
-    public var epochs: Int
-    public var batchSize: Int = 64
-    public var learningRate: Float = 0.05
-    public var momentum: Float = 0.9
-    public var weightDecay: Float = 0
+    /// The dense training (round 0) and each retraining.
+    public var training: TrainingSettings
     public var seed: UInt64 = 0
     public var scope: PruneScope = .all
 
-    public init(rounds: Int, epochs: Int, fractionPerRound: Double = 0.2, rewindEpoch: Int = 0, seed: UInt64 = 0) {
-        self.rounds = rounds; self.epochs = epochs; self.fractionPerRound = fractionPerRound
+    public init(rounds: Int, training: TrainingSettings, fractionPerRound: Double = 0.2, rewindEpoch: Int = 0, seed: UInt64 = 0) {
+        self.rounds = rounds; self.training = training; self.fractionPerRound = fractionPerRound
         self.rewindEpoch = rewindEpoch; self.seed = seed
     }
 
     public func validate() throws {
         guard rounds >= 0 else { throw PruningError("IMP rounds must be >= 0, got \(rounds)") }
-        guard epochs >= 1 else { throw PruningError("IMP epochs per round must be >= 1, got \(epochs)") }
+        guard training.epochs >= 1 else { throw PruningError("IMP epochs per round must be >= 1, got \(training.epochs)") }
         guard fractionPerRound > 0, fractionPerRound < 1 else { throw PruningError("IMP fraction per round must be in (0, 1), got \(fractionPerRound)") }
-        guard (0...epochs).contains(rewindEpoch) else { throw PruningError("IMP rewind epoch must be in 0...\(epochs) (the dense training), got \(rewindEpoch)") }
+        guard (0...training.epochs).contains(rewindEpoch) else { throw PruningError("IMP rewind epoch must be in 0...\(training.epochs) (the dense training), got \(rewindEpoch)") }
     }
 }
 
@@ -53,11 +49,9 @@ public func iterativeMagnitudePruning(_ model: Model, train: ImageDataset, test:
     /// Dense training runs epochs 0..<E; retraining after a rewind to epoch k
     /// continues the data order from epoch k (k..<k+E), as in Frankle et al.
     func trainRound(from first: Int) throws {
-        let sgd = SGD(store: model.store, learningRate: c.learningRate, momentum: c.momentum, weightDecay: c.weightDecay)
-        for epoch in first..<first + c.epochs {
-            _ = try trainEpoch(model, on: train, optimizer: sgd, batchSize: c.batchSize, seed: c.seed, epoch: epoch, loss: crossEntropyLoss, group: group)
+        try NeuralNet.train(model, on: train, settings: c.training, seed: c.seed, firstEpoch: first, group: group, onEpoch: { epoch, _ in
             if rewind == nil && epoch + 1 == c.rewindEpoch { rewind = model.store.flatValues }
-        }
+        })
     }
     let prunable = model.parameters.filter(c.scope.contains).reduce(0) { $0 + $1.count }
     var rounds: [IMPRound] = []

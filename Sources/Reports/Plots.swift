@@ -1,10 +1,11 @@
 import Distillation
 import Foundation
+import Pruning
 import Sweep
 
 /// The report's figures, as SVG text keyed by file name (plots/<name>.svg).
 public enum Plots {
-    static let percent: (Double) -> String = { String(format: "%g %%", ($0 * 1000).rounded() / 10) }
+    static func percent(_ v: Double) -> String { String(format: "%g %%", (v * 1000).rounded() / 10) }
     static let ratioAxis = "prune ratio (% of parameters set to zero)"
 
     public static func all(_ a: Analysis, _ set: ResultSet) -> [(name: String, svg: String)] {
@@ -14,16 +15,16 @@ public enum Plots {
     /// A series label's prefix when there is more than one method or variant.
     static func prefix(_ c: Cell, _ a: Analysis) -> String {
         let methods = Set(a.cells.map(\.method)).count > 1, variants = Set(a.cells.map(\.variant)).count > 1
-        return [variants ? c.variant : "", methods ? c.method : ""].filter { !$0.isEmpty }.joined(separator: " ") + (methods || variants ? ": " : "")
+        return [variants ? c.variant : "", methods ? c.method.rawValue : ""].filter { !$0.isEmpty }.joined(separator: " ") + (methods || variants ? ": " : "")
     }
 
     /// One point per ratio of a group of cells: x the mean resolved ratio, y the
     /// metric's mean, band its 95 % interval.
-    static func curve(_ cells: [Cell], _ metric: String, low: Bool = true) -> ([(x: Double, y: Double)], [(x: Double, low: Double, high: Double)]) {
+    static func curve(_ cells: [Cell], _ metric: TrialMetric, low: Bool = true) -> ([(x: Double, y: Double)], [(x: Double, low: Double, high: Double)]) {
         var pts: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
         for c in cells {
             guard let s = c.summaries[metric] else { continue }
-            let x = c.mean("ratio")
+            let x = c.mean(.ratio)
             pts.append((x, s.mean)); band.append((x, s.ci95Low, s.ci95High))
         }
         return (pts, band)
@@ -38,25 +39,26 @@ public enum Plots {
                            yLabel: "cosine similarity to the parent (1 = identical)", x: 0...1, y: 0...1)
         plot.xFormat = percent
         // The pruned net before fine-tuning does not depend on the teacher: one curve per (variant, method).
-        struct Key: Hashable { var variant, method: String }
+        struct Key: Hashable { var variant: String, method: PruneMethod }
         var keys: [Key] = []
         for c in a.cells where !keys.contains(Key(variant: c.variant, method: c.method)) { keys.append(Key(variant: c.variant, method: c.method)) }
         var minCos = 1.0
         var optimalStyle = SVGPlot.Style(color: "#D55E00", marker: .diamond), safeStyle = SVGPlot.Style(color: "#009E73", marker: .triangle)
         for (i, k) in keys.enumerated() {
-            let cells = a.cells.filter { $0.variant == k.variant && $0.method == k.method && $0.teacher == (a.cells.first { $0.variant == k.variant && $0.method == k.method }!.teacher) }
-                .sorted { $0.mean("ratio") < $1.mean("ratio") }
-            let (pts, band) = curve(cells, "cosine")
+            let first = a.cells.first { $0.variant == k.variant && $0.method == k.method }?.teacher
+            let cells = a.cells.filter { $0.variant == k.variant && $0.method == k.method && $0.teacher == first }
+                .sorted { $0.mean(.ratio) < $1.mean(.ratio) }
+            let (pts, band) = curve(cells, .cosine)
             minCos = min(minCos, band.map(\.low).filter(\.isFinite).min() ?? 1, pts.map(\.y).min() ?? 1)
             var st = SVGPlot.style(2 * i)
             st.marker = .none
-            let label = (keys.count > 1 ? "\([k.variant, k.method].filter { !$0.isEmpty }.joined(separator: " ")): " : "")
+            let label = (keys.count > 1 ? "\([k.variant, k.method.rawValue].filter { !$0.isEmpty }.joined(separator: " ")): " : "")
             plot.series.append(.init(name: "\(label)mean cosine over seeds (band: 95 % CI)", points: pts, band: band, style: st))
             // the trials themselves, one point per seed and ratio
             var dots: [(x: Double, y: Double)] = [], opt: [(x: Double, y: Double)] = [], safe: [(x: Double, y: Double)] = []
             for c in cells {
-                for (r, cos) in zip(c.values["ratio"] ?? [], c.values["cosine"] ?? []) {
-                    switch c.ratio { case "optimal": opt.append((r, cos)); case "safe": safe.append((r, cos)); default: dots.append((r, cos)) }
+                for (r, cos) in zip(c.values[.ratio] ?? [], c.values[.cosine] ?? []) {
+                    switch c.ratio { case .optimal: opt.append((r, cos)); case .safe: safe.append((r, cos)); case .fixed: dots.append((r, cos)) }
                 }
             }
             var dotStyle = SVGPlot.style(2 * i); dotStyle.marker = .circle; dotStyle.color = SVGPlot.palette[(2 * i) % SVGPlot.palette.count]
@@ -97,13 +99,13 @@ public enum Plots {
         for group in groups(a) {
             let cells = group.cells
             if group.teacher == group.firstTeacher {
-                let (pts, band) = curve(cells, "accuracy_before")
+                let (pts, band) = curve(cells, .accuracyBefore)
                 var st = SVGPlot.style(i); st.color = "#000000"; st.dash = "2 4"; st.marker = .cross
                 if i > 0 { st.color = "#555555" }
                 plot.series.append(.init(name: "\(group.prefix)before fine-tuning", points: pts, band: band, style: st))
                 all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
             }
-            let (pts, band) = curve(cells, "accuracy_after")
+            let (pts, band) = curve(cells, .accuracyAfter)
             plot.series.append(.init(name: "\(group.prefix)after, teacher \(group.teacher)", points: pts, band: band, style: SVGPlot.style(i + 1)))
             all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
             i += 1
@@ -120,7 +122,7 @@ public enum Plots {
         plot.xFormat = percent; plot.yFormat = { String(format: "%g", ($0 * 1000).rounded() / 10) }
         var all: [Double] = []
         for (i, group) in groups(a).enumerated() {
-            let (pts, band) = curve(group.cells, "agreement_parent")
+            let (pts, band) = curve(group.cells, .agreementParent)
             plot.series.append(.init(name: "\(group.prefix)teacher \(group.teacher)", points: pts, band: band, style: SVGPlot.style(i + 1)))
             all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
         }
@@ -131,20 +133,21 @@ public enum Plots {
 
     /// The ratios the trials ran at, with room (the Pareto plot keeps 0...1 for the utopia).
     static func xRange(_ a: Analysis) -> ClosedRange<Double> {
-        SVGPlot.range(a.cells.flatMap { $0.values["ratio"] ?? [] }, clamp: 0...1)
+        SVGPlot.range(a.cells.flatMap { $0.values[.ratio] ?? [] }, clamp: 0...1)
     }
 
     /// Cells grouped per (variant, method, teacher), each sorted by resolved ratio.
-    static func groups(_ a: Analysis) -> [(prefix: String, teacher: String, firstTeacher: String, cells: [Cell])] {
-        var out: [(String, String, String, [Cell])] = []
-        var seen: [String: Int] = [:]
+    static func groups(_ a: Analysis) -> [(prefix: String, teacher: TeacherKind, firstTeacher: TeacherKind?, cells: [Cell])] {
+        var out: [(String, TeacherKind, TeacherKind?, [Cell])] = []
+        struct Key: Hashable { var variant: String, method: PruneMethod, teacher: TeacherKind }
+        var seen: [Key: Int] = [:]
         for c in a.cells {
-            let key = "\(c.variant)\u{1F}\(c.method)\u{1F}\(c.teacher)"
+            let key = Key(variant: c.variant, method: c.method, teacher: c.teacher)
             if let j = seen[key] { out[j].3.append(c) } else {
-                let first = a.cells.first { $0.variant == c.variant && $0.method == c.method }!.teacher
+                let first = a.cells.first { $0.variant == c.variant && $0.method == c.method }?.teacher
                 seen[key] = out.count; out.append((prefix(c, a), c.teacher, first, [c]))
             }
         }
-        return out.map { ($0.0, $0.1, $0.2, $0.3.sorted { $0.mean("ratio") < $1.mean("ratio") }) }
+        return out.map { ($0.0, $0.1, $0.2, $0.3.sorted { $0.mean(.ratio) < $1.mean(.ratio) }) }
     }
 }

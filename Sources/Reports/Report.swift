@@ -1,5 +1,5 @@
+import Distillation
 import Foundation
-import Sweep
 
 /// `prunesweep report`: read results directories, analyse, write the files.
 public struct Report {
@@ -8,12 +8,12 @@ public struct Report {
     public var set: ResultSet
     public var analysis: Analysis
 
-    public init(directories: [String], control: String = "none") throws {
+    public init(directories: [String], control: TeacherKind = .none) throws {
         set = try ResultSet.load(directories)
         analysis = Analysis(set, control: control)
     }
 
-    public init(set: ResultSet, control: String = "none") {
+    public init(set: ResultSet, control: TeacherKind = .none) {
         self.set = set
         analysis = Analysis(set, control: control)
     }

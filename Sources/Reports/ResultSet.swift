@@ -89,12 +89,13 @@ public struct ResultSet {
             return .failure(ReportError("\(path): not a manifest (expected a JSON object with the sweep file text under \"sweep\")"))
         }
         do {
-            let sweep = try SweepFile.parse(text, file: path)
+            // a manifest without a journal format was written by 0.1.0, which read sweep files its own way
+            let sweep = try SweepFile.parse(text, file: path, legacy: doc["journal_format"] == nil)
             return .success((sweep.name, TaskGraph(sweep).tasks))
         } catch { return .failure(ReportError("\(path): its sweep text does not parse: \(error)")) }
     }
 
     public var trials: [ResultRecord] { records.filter { $0.kind == .trial } }
     public var parents: [ResultRecord] { records.filter { $0.kind == .parent } }
-    public var problems: [ResultRecord] { records.filter { $0.status != "done" } }
+    public var problems: [ResultRecord] { records.filter { $0.status != .done } }
 }

@@ -1,4 +1,3 @@
-import Distillation
 import Foundation
 import Sweep
 
@@ -6,7 +5,7 @@ import Sweep
 public enum Writers {
     static func header(_ set: ResultSet) -> (title: String, lines: [String]) {
         let trials = set.trials
-        let done = trials.filter { $0.status == "done" }.count
+        let done = trials.filter { $0.status == .done }.count
         var lines = ["Sources: \(set.directories.joined(separator: ", ")).",
                      "\(set.records.count) tasks recorded (\(done) of \(trials.count) trials done), \(set.missing.count) missing, \(set.badLines.count) unreadable lines."]
         lines += set.notes.map { "Note: \($0)." }
@@ -29,18 +28,18 @@ public enum Writers {
     /// One row per cell: every metric's mean, 95 % bounds (fractions, not %), and the
     /// cell's test against the control. Empty fields where undefined.
     public static func csv(_ a: Analysis) -> String {
-        let metrics = Analysis.metrics
+        let metrics = TrialMetric.allCases
         var head = ["variant", "method", "teacher", "ratio", "n", "seeds"]
-        for m in metrics { head += ["\(m)_mean", "\(m)_ci95_low", "\(m)_ci95_high", "\(m)_sd"] }
+        for m in metrics { head += ["\(m.rawValue)_mean", "\(m.rawValue)_ci95_low", "\(m.rawValue)_ci95_high", "\(m.rawValue)_sd"] }
         head += ["control", "diff_accuracy_after_vs_control", "welch_t", "welch_df", "p", "p_holm", "hedges_g"]
         func field(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"\(s.replacingOccurrences(of: "\"", with: "\"\""))\"" : s }
         func num(_ v: Double?) -> String { guard let v, v.isFinite else { return "" }; return "\(v)" }
         var out = head.joined(separator: ",") + "\n"
         for c in a.cells {
-            var r = [c.variant, c.method, c.teacher, c.ratio, String(c.n), c.seeds.joined(separator: " ")]
+            var r = [c.variant, c.method.rawValue, c.teacher.description, c.ratio.description, String(c.n), c.seeds.map(String.init).joined(separator: " ")]
             for m in metrics { let s = c.summaries[m]; r += [num(s?.mean), num(s?.ci95Low), num(s?.ci95High), num(s?.sd)] }
             let t = a.comparisons.first { $0.variant == c.variant && $0.method == c.method && $0.ratio == c.ratio && $0.teacher == c.teacher }
-            r += [a.control, num(t?.meanDifference), num(t?.t), num(t?.df), num(t?.p), num(t?.pHolm), num(t?.hedgesG)]
+            r += [a.control.description, num(t?.meanDifference), num(t?.t), num(t?.df), num(t?.p), num(t?.pHolm), num(t?.hedgesG)]
             out += r.map(field).joined(separator: ",") + "\n"
         }
         return out

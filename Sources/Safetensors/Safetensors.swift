@@ -6,7 +6,7 @@ import Foundation
 /// and [begin, end) byte offsets into the data section, plus an optional
 /// "__metadata__" object of string to string. Data is little-endian, row-major,
 /// contiguous and without holes.
-public struct Safetensors: Equatable {
+public struct Safetensors: Equatable, Sendable {
     public var tensors: [NamedTensor]
     public var metadata: [String: String]
 
@@ -169,7 +169,7 @@ public enum DType: String, Sendable {
     }
 }
 
-public struct NamedTensor: Equatable {
+public struct NamedTensor: Equatable, Sendable {
     public var name: String
     public var dtype: DType
     public var shape: [Int]

@@ -31,7 +31,7 @@ public enum ExitStatus: Int32 {
 /// (appended and fsync'd before anything else happens), reports progress.
 /// Thread-safe: rank 0's own leader calls it directly, the MPI listener for
 /// the other leaders.
-final class Coordinator {
+final class Coordinator: @unchecked Sendable {   // every entry point takes `lock`
     let scheduler: Scheduler
     let journal: Journal
     let maxFailures: Int?
@@ -88,18 +88,30 @@ final class Coordinator {
         try journal.append(result)
         var finals = [result]
         for s in scheduler.finish(result.task, result.state) {
-            var skip = ResultRecord(task: s.id, kind: s.kind, status: "skipped", label: s.label, parameters: s.parameters)
-            skip.error = "needs \(result.task), which \(result.status == "failed" ? "failed" : "was skipped")"
+            var skip = ResultRecord(s, status: .skipped)
+            skip.error = "needs \(result.task), which \(result.status == .failed ? "failed" : "was skipped")"
             skip.finished = result.finished
             try journal.append(skip)
             finals.append(skip)
         }
-        for f in finals where f.status != "done" { failures += 1 }
+        for f in finals where f.status != .done { failures += 1 }
         logLine(result)
-        tick()
+        showProgress()
     }
 
-    func tick() {
+    /// The tasks by state, for the manifest.
+    var counts: [String: Int] {
+        lock.withLock {
+            let s = scheduler
+            return ["total": s.total, "done": s.count(.done), "failed": s.count(.failed), "skipped": s.count(.skipped),
+                    "unfinished": s.count(.pending) + s.count(.running)]
+        }
+    }
+
+    /// The progress line, from another thread (a batch log gets one every 30 s).
+    func tick() { lock.withLock { showProgress() } }
+
+    private func showProgress() {
         let running = scheduler.count(.running), failed = scheduler.count(.failed) + scheduler.count(.skipped)
         let done = scheduler.total - scheduler.count(.pending) - running
         progress.update(done, extra: "running \(running) failed \(failed)")
@@ -108,13 +120,17 @@ final class Coordinator {
     private func logLine(_ r: ResultRecord) {
         var meta: Logger.Metadata = ["task": "\(r.task)", "rank": "\(r.rank)"]
         meta["seconds"] = "\(String(format: "%.1f", r.seconds))"
-        let m = r.metrics
-        let keys = r.kind == .trial ? ["ratio", "cosine", "accuracy_before", "accuracy_after", "agreement_parent"] : ["accuracy", "optimal_ratio", "safe_ratio", "k2"]
-        for k in keys { if let v = m[k] { meta[k] = "\(String(format: "%.4f", v))" } }
-        if r.status == "done" {
-            logger.info("\(r.status) \(r.label)", metadata: meta)
+        func add(_ name: String, _ v: Double?) { if let v { meta[name] = "\(String(format: "%.4f", v))" } }
+        if let m = r.trial {
+            for k in [TrialMetric.ratio, .cosine, .accuracyBefore, .accuracyAfter, .agreementParent] { add(k.rawValue, k.value(m)) }
+        }
+        if let m = r.train {
+            add("accuracy", m.accuracy); add("optimal_ratio", m.optimalRatio); add("safe_ratio", m.safeRatio); add("k2", m.k2)
+        }
+        if r.status == .done {
+            logger.info("done \(r.label)", metadata: meta)
         } else {
-            logger.error("\(r.status) \(r.label): \(r.error ?? "")", metadata: meta)
+            logger.error("\(r.status.rawValue) \(r.label): \(r.error ?? "")", metadata: meta)
         }
     }
 }

@@ -27,7 +27,7 @@ nonisolated(unsafe) private var signalReceived: Int32 = 0
 /// each group's leader asks rank 0 for ready tasks.
 public enum Engine {
     /// `execute` replaces the real task runner (benchmarks of the coordinator itself).
-    public static func run(_ o: RunOptions, execute: ((SweepTask) throws -> TaskOutcome)? = nil) throws -> ExitStatus {
+    public static func run(_ o: RunOptions, execute: ((SweepTask) throws -> TaskMetrics?)? = nil) throws -> ExitStatus {
         let world = try World.initialize()
         var logger = Logger(label: "prunesweep")
         logger[metadataKey: "rank"] = "\(world.rank)"
@@ -67,6 +67,16 @@ public enum Engine {
             let journalPath = "\(dir)/results\(suffix).jsonl"
             let (records, bad) = Journal.read(journalPath)
             for b in bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
+            let strangers = records.filter { $0.format < ResultRecord.currentFormat && graph[$0.task] == nil }
+            guard strangers.isEmpty else {
+                throw SweepError("""
+                    \(journalPath): \(strangers.count) line(s) were written by prunesweep 0.1.0 (journal format 1) for tasks \
+                    this sweep file does not define. 0.1.0 trained parents and fine-tuned at a constant learning rate; \
+                    this version follows [parent] and [finetune] schedule (default "cosine"). To resume these results, \
+                    add schedule = "constant" to [parent] and [finetune]; to start afresh, give another --results directory. \
+                    prunesweep report reads the old journal as it is.
+                    """)
+            }
             var outcomes = Journal.outcomes(records)
             if o.retryFailed { outcomes = outcomes.filter { $0.value == .done } }
             let only = o.shard.map { s in Set(graph.tasks.filter { $0.kind == .trial }.enumerated().filter { $0.offset % s.count == s.index }.map(\.element.id)) }
@@ -83,7 +93,7 @@ public enum Engine {
         startWatchdog(world: world, grace: o.grace, deadline: deadline, coordinator: coordinator, manifest: manifest, logger: logger)
         if let c = coordinator, world.isMPI { startListener(world: world, coordinator: c) }
 
-        let runner = TaskRunner(store: store, graph: graph, group: group, provenance: { t in
+        let runner = TaskRunner(store: store, group: group, provenance: { t in
             Provenance(task: t.id, sweepHash: sweep.hash, toolVersion: o.toolVersion)
         }, shouldAbandon: { deadline.passed })
 
@@ -95,14 +105,14 @@ public enum Engine {
         }
         if let c = coordinator {
             while !c.finished { usleep(1000) }
-            try manifest?.finish(status: ExitStatus(rawValue: status) ?? .failures, counts: c.scheduler)
+            try manifest?.finish(status: ExitStatus(rawValue: status) ?? .failures, counts: c.counts)
         }
         try world.barrier()
         return ExitStatus(rawValue: status) ?? .failures
     }
 
     /// A group leader: ask rank 0 for a task, run it with the group, report, repeat.
-    static func lead(world: Communicator, group: Communicator, execute: (SweepTask) throws -> TaskOutcome, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
+    static func lead(world: Communicator, group: Communicator, execute: (SweepTask) throws -> TaskMetrics?, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
         var request = WorkRequest(leader: world.rank)
         while true {
             request.stopping = signalReceived != 0
@@ -118,17 +128,15 @@ public enum Engine {
             log[metadataKey: "task"] = "\(task.id)"
             log.debug("start \(task.label)")
             let started = Date()
-            var record = ResultRecord(task: task.id, kind: task.kind, status: "done", label: task.label, parameters: task.parameters)
+            var record = ResultRecord(task, status: .done)
             do {
-                let out = try execute(task)
-                record.metrics = out.metrics
-                record.info = out.info
-                if let c = out.info["collapsed"] { log.warning("whole tensors pruned away: \(c)") }
+                record.metrics = try execute(task)
+                if let c = record.trial?.collapsed, !c.isEmpty { log.warning("whole tensors pruned away: \(c.joined(separator: ","))") }
             } catch is Abandoned {
                 request.returned = task.id
                 continue
             } catch {
-                record.status = "failed"
+                record.status = .failed
                 record.error = "\(error)"
             }
             record.seconds = Date().timeIntervalSince(started)
@@ -140,7 +148,7 @@ public enum Engine {
     }
 
     /// A group member: run whatever task the leader broadcasts, until told to stop.
-    static func follow(group: Communicator, execute: (SweepTask) throws -> TaskOutcome) throws -> Int32 {
+    static func follow(group: Communicator, execute: (SweepTask) throws -> TaskMetrics?) throws -> Int32 {
         while true {
             let reply = try JSONDecoder().decode(WorkReply.self, from: Data(try group.broadcast([])))
             if let code = reply.stop { return code }
@@ -199,7 +207,7 @@ public enum Engine {
             // past the grace period: the running task is abandoned
             usleep(UInt32(min(grace, 5) * 1_000_000) + 2_000_000)
             logger.warning("grace period over; abandoning running tasks")
-            if let c = coordinator { try? manifest?.finish(status: .unfinished, counts: c.scheduler) }
+            if let c = coordinator { try? manifest?.finish(status: .unfinished, counts: c.counts) }
             world.abort(code: ExitStatus.unfinished.rawValue)
         }
     }

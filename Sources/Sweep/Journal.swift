@@ -1,26 +1,88 @@
 import Foundation
 
+/// What a finished task measured.
+public enum TaskMetrics: Equatable, Sendable {
+    case train(TrainMetrics)
+    case trial(TrialMetrics)
+}
+
 /// One line of results.jsonl: a finished task, as rank 0 recorded it.
-public struct ResultRecord: Codable, Equatable {
+public struct ResultRecord: Equatable, Sendable {
+    /// The journal format this version writes; 0.1.0 wrote format 1 (string maps, see LegacyJournal).
+    public static let currentFormat = 2
+    public var format = ResultRecord.currentFormat
     public var task: String
-    public var kind: TaskKind
-    public var status: String          // done | failed | skipped
+    public var spec: TaskSpec
+    public var status: TaskStatus
     public var label: String
-    public var parameters: [String: String]
-    public var metrics: [String: Double] = [:]
-    public var info: [String: String] = [:]
+    public var metrics: TaskMetrics?
     public var error: String?
     public var seconds: Double = 0
     public var rank: Int = 0
     public var host: String = ""
     public var finished: String = ""
 
+    public init(_ task: SweepTask, status: TaskStatus, metrics: TaskMetrics? = nil, error: String? = nil) {
+        self.task = task.id; spec = task.spec; label = task.label
+        self.status = status; self.metrics = metrics; self.error = error
+    }
+
+    public var kind: TaskKind { spec.kind }
+    public var trial: TrialMetrics? { if case .trial(let m) = metrics { m } else { nil } }
+    public var train: TrainMetrics? { if case .train(let m) = metrics { m } else { nil } }
+
     public var state: Scheduler.State {
         switch status {
-        case "done": .done
-        case "failed": .failed
-        default: .skipped
+        case .done: .done
+        case .failed: .failed
+        case .skipped: .skipped
         }
+    }
+}
+
+extension ResultRecord: Codable {
+    enum CodingKeys: String, CodingKey { case format, task, kind, status, label, spec, metrics, error, seconds, rank, host, finished }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        format = try c.decode(Int.self, forKey: .format)
+        guard format == ResultRecord.currentFormat else {
+            throw DecodingError.dataCorruptedError(forKey: .format, in: c, debugDescription: "journal format \(format); this version reads \(ResultRecord.currentFormat) (and 0.1.0's lines)")
+        }
+        let kind = try c.decode(TaskKind.self, forKey: .kind)
+        spec = try TaskSpec.decode(kind: kind, from: c, key: .spec)
+        task = try c.decode(String.self, forKey: .task)
+        status = try c.decode(TaskStatus.self, forKey: .status)
+        label = try c.decode(String.self, forKey: .label)
+        switch kind {
+        case .trial: metrics = try c.decodeIfPresent(TrialMetrics.self, forKey: .metrics).map(TaskMetrics.trial)
+        case .parent, .teacher: metrics = try c.decodeIfPresent(TrainMetrics.self, forKey: .metrics).map(TaskMetrics.train)
+        }
+        error = try c.decodeIfPresent(String.self, forKey: .error)
+        seconds = try c.decode(Double.self, forKey: .seconds)
+        rank = try c.decode(Int.self, forKey: .rank)
+        host = try c.decode(String.self, forKey: .host)
+        finished = try c.decode(String.self, forKey: .finished)
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(format, forKey: .format)
+        try c.encode(task, forKey: .task)
+        try c.encode(kind, forKey: .kind)
+        try spec.encode(into: &c, key: .spec)
+        try c.encode(status, forKey: .status)
+        try c.encode(label, forKey: .label)
+        switch metrics {
+        case .train(let m): try c.encode(m, forKey: .metrics)
+        case .trial(let m): try c.encode(m, forKey: .metrics)
+        case nil: break
+        }
+        try c.encodeIfPresent(error, forKey: .error)
+        try c.encode(seconds, forKey: .seconds)
+        try c.encode(rank, forKey: .rank)
+        try c.encode(host, forKey: .host)
+        try c.encode(finished, forKey: .finished)
     }
 }
 
@@ -61,17 +123,32 @@ public final class Journal {
     }
 
     /// The records of a journal; lines that do not parse are returned with their
-    /// line numbers (a torn last line among them), not fatal.
+    /// line numbers (a torn last line among them), not fatal. Lines 0.1.0 wrote
+    /// (journal format 1) are converted (see LegacyJournal).
     public static func read(_ path: String) -> (records: [ResultRecord], bad: [(line: Int, problem: String)]) {
         guard let data = FileManager.default.contents(atPath: path) else { return ([], []) }
         let decoder = JSONDecoder()
-        var records: [ResultRecord] = [], bad: [(Int, String)] = []
+        enum Parsed { case current(ResultRecord), legacy(LegacyJournal.Line) }
+        var lines: [(number: Int, line: Parsed)] = [], bad: [(Int, String)] = []
         for (i, line) in data.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).enumerated() where !line.isEmpty {
-            do { records.append(try decoder.decode(ResultRecord.self, from: Data(line))) } catch {
+            if let r = try? decoder.decode(ResultRecord.self, from: Data(line)) {
+                lines.append((i + 1, .current(r)))
+            } else if let old = try? decoder.decode(LegacyJournal.Line.self, from: Data(line)) {
+                lines.append((i + 1, .legacy(old)))
+            } else {
                 bad.append((i + 1, "not a result record: \(String(decoding: line.prefix(80), as: UTF8.self))"))
             }
         }
-        return (records, bad)
+        let legacy = LegacyJournal(lines.compactMap { if case .legacy(let l) = $0.line { l } else { nil } })
+        var records: [ResultRecord] = []
+        for (number, line) in lines {
+            switch line {
+            case .current(let r): records.append(r)
+            case .legacy(let old):
+                do { records.append(try legacy.convert(old)) } catch { bad.append((number, "\(error)")) }
+            }
+        }
+        return (records, bad.sorted { $0.0 < $1.0 })
     }
 
     /// The latest outcome per task (a retried task's later line wins).

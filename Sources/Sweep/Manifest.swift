@@ -1,11 +1,11 @@
 import Foundation
 import Safetensors
-import TensorStore
 
 /// manifest.json: what ran, from which sweep file and tool, where and when.
 /// Each start or resume appends a run; written to a temporary name and renamed.
-final class Manifest {
+final class Manifest: @unchecked Sendable {   // the main thread and the watchdog write it, under `lock`
     let path: String
+    private let lock = NSLock()
     private var document: [String: Any]
 
     init(path: String, sweep: SweepFile, sweepText: String, toolVersion: String) {
@@ -17,6 +17,7 @@ final class Manifest {
         document["sweep_hash"] = sweep.hash
         document["sweep"] = sweepText
         document["tool_version"] = toolVersion
+        document["journal_format"] = ResultRecord.currentFormat
         document["git_revision"] = Manifest.gitRevision() ?? "unknown"
     }
 
@@ -26,19 +27,22 @@ final class Manifest {
     }
 
     func start(ranks: Int, groupSize: Int, hosts: [String], store: String) throws {
-        runs.append(["start": Manifest.now(), "ranks": ranks, "group_size": groupSize, "hosts": hosts, "store": store])
-        try write()
+        try lock.withLock {
+            runs.append(["start": Manifest.now(), "ranks": ranks, "group_size": groupSize, "hosts": hosts, "store": store])
+            try write()
+        }
     }
 
-    func finish(status: ExitStatus, counts s: Scheduler) throws {
-        guard var last = runs.last else { return }
-        last["end"] = Manifest.now()
-        last["status"] = "\(status)"
-        last["exit_code"] = Int(status.rawValue)
-        last["tasks"] = ["total": s.total, "done": s.count(.done), "failed": s.count(.failed),
-                         "skipped": s.count(.skipped), "unfinished": s.count(.pending) + s.count(.running)]
-        runs[runs.count - 1] = last
-        try write()
+    func finish(status: ExitStatus, counts: [String: Int]) throws {
+        try lock.withLock {
+            guard var last = runs.last else { return }
+            last["end"] = Manifest.now()
+            last["status"] = "\(status)"
+            last["exit_code"] = Int(status.rawValue)
+            last["tasks"] = counts
+            runs[runs.count - 1] = last
+            try write()
+        }
     }
 
     private func write() throws {

@@ -1,4 +1,5 @@
 import Foundation
+import NeuralNet
 import ProgressOutput
 
 /// `prunesweep plan`: task counts, the first tasks, and the work in image passes
@@ -12,13 +13,15 @@ public func planText(_ s: SweepFile, show: Int) -> String {
     lines.append("total tasks: \(g.tasks.count); group size \(s.groupSize); \(s.threads) BLAS thread(s) per rank")
     var seconds = 0.0, passes = 0.0
     for t in g.tasks {
-        let p = t.parameters
-        let n = Double(p["train_subset"].flatMap(Int.init) ?? 60000)
-        let epochs = Double(p[t.kind == .trial ? "finetune.epochs" : "epochs"].flatMap(Int.init) ?? 0)
-        let arch = t.kind == .trial ? s.parent.arch : p["arch"]!
-        let rate = arch == "lenet5" ? 10_000.0 : 50_000.0   // training images/s on one core here
-        passes += n * epochs
-        seconds += n * epochs / rate + (t.kind == .trial ? 2 : 1)   // plus evaluation and metrics
+        let (arch, training, data): (Architecture, TrainingSettings, DataSpec)
+        switch t.spec {
+        case .parent(let p), .teacher(let p): (arch, training, data) = (p.arch, p.training, p.data)
+        case .trial(let p): (arch, training, data) = (p.parent.arch, p.finetune, p.parent.data)
+        }
+        let n = Double(data.trainSubset ?? 60000)
+        let rate = arch == .lenet5 ? 10_000.0 : 50_000.0   // training images/s on one core here
+        passes += n * Double(training.epochs)
+        seconds += n * Double(training.epochs) / rate + (t.kind == .trial ? 2 : 1)   // plus evaluation and metrics
     }
     lines.append(String(format: "work: %.2g training image passes; about %@ on 1 rank, %@ on 2", passes, formatDuration(seconds), formatDuration(seconds / 2)))
     lines.append("first tasks:")

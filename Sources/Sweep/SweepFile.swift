@@ -1,12 +1,16 @@
+import Distillation
 import Foundation
+import NeuralNet
+import Pruning
 
 /// A sweep file (TOML), validated: every unknown key, wrong type or impossible
-/// value is an error naming the key and its line.
+/// value is an error naming the key and its line. Settings become typed values
+/// here and stay typed up to the journal.
 ///
 ///     name = "demo"
 ///     [data]      dir, train_subset, test_subset
-///     [parent]    arch, epochs, lr, momentum, weight_decay, batch
-///     [finetune]  epochs, lr, momentum, weight_decay, batch, student ("pruned" | "scratch")
+///     [parent]    arch, epochs, lr, momentum, weight_decay, batch, schedule, milestones, gamma, warmup_epochs
+///     [finetune]  the training keys of [parent] but arch, and student ("pruned" | "scratch")
 ///     [kd]        temperature, alpha
 ///     [axes]      seeds, ratios (numbers, "optimal", "safe"), teachers, methods,
 ///                 any other setting as "table.key" = [values],
@@ -14,25 +18,28 @@ import Foundation
 ///     [run]       group_size, threads
 public struct SweepFile {
     public var name: String
-    public var data = DataSettings()
-    public var parent = TrainSettings(arch: "lenet5", epochs: 2, lr: 0.05, momentum: 0.9, weightDecay: 0, batch: 64)
-    public var finetune = TrainSettings(arch: "", epochs: 1, lr: 0.01, momentum: 0.9, weightDecay: 0, batch: 64)
-    public var student = "pruned"
+    public var data = DataSpec()
+    public var arch = Architecture.lenet5
+    public var parent = TrainingSettings(epochs: 2, lr: 0.05)
+    public var finetune = TrainingSettings(epochs: 1, lr: 0.01)
+    public var student = StudentKind.pruned
     public var kd = KDSettings()
-    /// Axes in file order, each a list of values; `zips` groups axes walked together.
-    public var axes: [(name: String, values: [AxisValue])] = []
+    /// Axes in file order; `zips` groups axes walked together.
+    public var axes: [Axis] = []
     public var zips: [[String]] = []
     public var groupSize = 1
     public var threads = 1
     /// Hash of the file's bytes: recorded in the manifest and in tensor provenance.
     public var hash = ""
     public var path = ""
+    /// The line of each key set, for errors found after reading ("parent.lr" -> 12).
+    var lines: [String: Int] = [:]
 
-    public static let standardAxes = ["seeds", "ratios", "teachers", "methods"]
+    static let trainingKeys = ["epochs", "lr", "momentum", "weight_decay", "batch", "schedule", "milestones", "gamma", "warmup_epochs"]
     static let tables: [String: [String]] = [
         "data": ["dir", "train_subset", "test_subset"],
-        "parent": ["arch", "epochs", "lr", "momentum", "weight_decay", "batch"],
-        "finetune": ["epochs", "lr", "momentum", "weight_decay", "batch", "student"],
+        "parent": ["arch"] + trainingKeys,
+        "finetune": trainingKeys + ["student"],
         "kd": ["temperature", "alpha"],
         "run": ["group_size", "threads"],
     ]
@@ -58,17 +65,19 @@ public struct SweepFile {
         return sweep
     }
 
-    public static func parse(_ text: String, file: String) throws -> SweepFile {
+    /// `legacy`: read the file as 0.1.0 did, whose parents and fine-tuning ran at a constant rate.
+    public static func parse(_ text: String, file: String, legacy: Bool = false) throws -> SweepFile {
         let root: TOMLTable
         do { root = try TOML.parse(text, file: file) } catch let e as TOMLError {
             throw SweepFileError(file: e.file, line: e.line, message: e.message)
         }
-        var r = Reader(file: file)
+        let r = Reader(file: file)
         guard let nameNode = root["name"] else { throw SweepFileError(file: file, line: 1, message: "missing key 'name' (the sweep's name, used for its results directory)") }
         var sweep = SweepFile(name: try r.string(nameNode, "name"))
         guard sweep.name.range(of: "^[A-Za-z0-9._-]+$", options: .regularExpression) != nil else {
             throw r.error(nameNode, "name", "must be letters, digits, '.', '_' or '-' (it names a directory)")
         }
+        if legacy { sweep.parent.schedule = .constant; sweep.finetune.schedule = .constant }
         for (key, node) in root.entries {
             switch key {
             case "name": continue
@@ -80,91 +89,100 @@ public struct SweepFile {
                 guard case .table(let t) = node.value else { throw r.error(node, key, "must be a table ([\(key)])") }
                 for (k, n) in t.entries {
                     guard allowed.contains(k) else { throw r.error(n, "\(key).\(k)", "unknown key; expected one of \(allowed.joined(separator: ", "))") }
-                    try sweep.set("\(key).\(k)", to: n, reader: &r)
+                    try r.setting("\(key).\(k)", n).apply(&sweep)
+                    sweep.lines["\(key).\(k)"] = n.line
                 }
             }
         }
-        if sweep.axes.first(where: { $0.name == "seeds" }) == nil { sweep.axes.insert(("seeds", [.integer(0)]), at: 0) }
-        for a in ["ratios", "teachers", "methods"] where sweep.axes.first(where: { $0.name == a }) == nil {
-            sweep.axes.append((a, [a == "ratios" ? .string("optimal") : .string(a == "teachers" ? "none" : "l1")]))
-        }
+        if !sweep.axes.contains(where: { $0.name == "seeds" }) { sweep.axes.insert(Axis(name: "seeds", values: [.seed(0)]), at: 0) }
+        if !sweep.axes.contains(where: { $0.name == "ratios" }) { sweep.axes.append(Axis(name: "ratios", values: [.ratio(.optimal)])) }
+        if !sweep.axes.contains(where: { $0.name == "teachers" }) { sweep.axes.append(Axis(name: "teachers", values: [.teacher(.none)])) }
+        if !sweep.axes.contains(where: { $0.name == "methods" }) { sweep.axes.append(Axis(name: "methods", values: [.method(.l1)])) }
+        for point in sweep.points() { try point.sweep.checkTraining(file: file) }
         return sweep
     }
 
-    /// Applies one setting; `key` is "table.field". Used for the file and for axis values.
-    mutating func set(_ key: String, to node: TOMLNode, reader r: inout Reader) throws {
-        switch key {
-        case "data.dir": data.dir = try r.string(node, key)
-        case "data.train_subset": data.trainSubset = try r.int(node, key, min: 1)
-        case "data.test_subset": data.testSubset = try r.int(node, key, min: 1)
-        case "parent.arch":
-            let a = try r.string(node, key)
-            guard (try? Architecture(parsing: a)) != nil else { throw r.error(node, key, "unknown architecture '\(a)'; expected lenet5 or mlp:W1,W2,...") }
-            parent.arch = a
-        case "parent.epochs": parent.epochs = try r.int(node, key, min: 0)
-        case "parent.lr": parent.lr = try r.double(node, key, positive: true)
-        case "parent.momentum": parent.momentum = try r.double(node, key, range: 0..<1)
-        case "parent.weight_decay": parent.weightDecay = try r.double(node, key, range: 0..<1)
-        case "parent.batch": parent.batch = try r.int(node, key, min: 1)
-        case "finetune.epochs": finetune.epochs = try r.int(node, key, min: 0)
-        case "finetune.lr": finetune.lr = try r.double(node, key, positive: true)
-        case "finetune.momentum": finetune.momentum = try r.double(node, key, range: 0..<1)
-        case "finetune.weight_decay": finetune.weightDecay = try r.double(node, key, range: 0..<1)
-        case "finetune.batch": finetune.batch = try r.int(node, key, min: 1)
-        case "finetune.student":
-            let s = try r.string(node, key)
-            guard s == "pruned" || s == "scratch" else { throw r.error(node, key, "must be \"pruned\" (fine-tune the pruned net) or \"scratch\" (a fresh student distilled from the pruned teacher)") }
-            student = s
-        case "kd.temperature": kd.temperature = try r.double(node, key, positive: true)
-        case "kd.alpha":
-            kd.alpha = try r.double(node, key)
-            guard (0...1).contains(kd.alpha) else { throw r.error(node, key, "must be in [0, 1]") }
-        case "run.group_size": groupSize = try r.int(node, key, min: 1)
-        case "run.threads": threads = try r.int(node, key, min: 1)
-        default: throw r.error(node, key, "unknown setting")
+    /// The cross-field checks of [parent] and [finetune] (a schedule and its milestones).
+    func checkTraining(file: String) throws {
+        for (table, settings) in [("parent", parent), ("finetune", finetune)] {
+            do { try settings.validate() } catch let e as TrainingSettingsError {
+                let key = "\(table).\(e.key)"
+                // the key's line, or where the schedule it conflicts with was set
+                let line = [key, "axes.\(key)", "\(table).schedule", "axes.\(table).schedule"].lazy.compactMap { lines[$0] }.first ?? 0
+                throw SweepFileError(file: file, line: line, message: "'\(key)': \(e.message)")
+            }
+        }
+    }
+
+    /// Every grid point, in file order: the last axis varies fastest; zipped axes step together.
+    public func points() -> [GridPoint] {
+        // a "dimension" is one axis, or a zip group of axes walked together
+        var dims: [[Axis]] = []
+        for a in axes {
+            if let g = zips.first(where: { $0.contains(a.name) }) {
+                if !dims.contains(where: { $0.contains { $0.name == a.name } }) { dims.append(axes.filter { g.contains($0.name) }) }
+            } else { dims.append([a]) }
+        }
+        var out: [[AxisValue]] = [[]]
+        for d in dims {
+            let length = d.first?.values.count ?? 0
+            out = out.flatMap { prefix in (0..<length).map { i in prefix + d.map { $0.values[i] } } }
+        }
+        return out.map { values in
+            var p = GridPoint(seed: 0, ratio: .optimal, teacher: .none, method: .l1, sweep: self)
+            for v in values {
+                switch v {
+                case .seed(let s): p.seed = s
+                case .ratio(let r): p.ratio = r
+                case .teacher(let t): p.teacher = t
+                case .method(let m): p.method = m
+                case .setting(let s): s.apply(&p.sweep)
+                }
+            }
+            return p
         }
     }
 }
 
-public struct DataSettings: Codable, Equatable {
-    public var dir = "/usr/share/datasets/fashion-mnist"
-    public var trainSubset: Int?
-    public var testSubset: Int?
+/// One point of the grid: the standard axes' values, and the sweep with the
+/// point's other settings applied.
+public struct GridPoint {
+    public var seed: UInt64
+    public var ratio: Ratio
+    public var teacher: TeacherKind
+    public var method: PruneMethod
+    public var sweep: SweepFile
 }
 
-public struct TrainSettings: Codable, Equatable {
-    public var arch: String
-    public var epochs: Int
-    public var lr: Double
-    public var momentum: Double
-    public var weightDecay: Double
-    public var batch: Int
+public struct Axis {
+    public var name: String
+    public var values: [AxisValue]
 }
 
-public struct KDSettings: Codable, Equatable {
-    public var temperature = 4.0
-    public var alpha = 0.9
-}
+/// One value on an axis, typed when the file is read.
+public enum AxisValue: CustomStringConvertible {
+    case seed(UInt64)
+    case ratio(Ratio)
+    case teacher(TeacherKind)
+    case method(PruneMethod)
+    case setting(Setting)
 
-/// One value on an axis, as written in the file.
-public enum AxisValue: Equatable, CustomStringConvertible {
-    case integer(Int), number(Double), string(String), bool(Bool)
     public var description: String {
         switch self {
-        case .integer(let i): String(i)
-        case .number(let d): String(d)
-        case .string(let s): s
-        case .bool(let b): String(b)
+        case .seed(let s): "\(s)"
+        case .ratio(let r): r.description
+        case .teacher(let t): t.description
+        case .method(let m): m.rawValue
+        case .setting(let s): s.text
         }
     }
-    var node: TOMLNode {
-        switch self {
-        case .integer(let i): TOMLNode(value: .integer(i), line: 0)
-        case .number(let d): TOMLNode(value: .float(d), line: 0)
-        case .string(let s): TOMLNode(value: .string(s), line: 0)
-        case .bool(let b): TOMLNode(value: .bool(b), line: 0)
-        }
-    }
+}
+
+/// A setting read from the file: its key, its value as written, and what it does to a sweep.
+public struct Setting {
+    public let key: String
+    public let text: String
+    let apply: (inout SweepFile) -> Void
 }
 
 public struct SweepFileError: Error, CustomStringConvertible {
@@ -173,9 +191,6 @@ public struct SweepFileError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { line > 0 ? "\(file):\(line): \(message)" : "\(file): \(message)" }
 }
-
-import NeuralNet
-import Pruning
 
 /// Typed reads of TOML values with errors that name the key and line.
 struct Reader {
@@ -190,9 +205,10 @@ struct Reader {
         return s
     }
 
-    func int(_ n: TOMLNode, _ key: String, min: Int) throws -> Int {
+    func int(_ n: TOMLNode, _ key: String, min: Int, max: Int = 1 << 40) throws -> Int {
         guard case .integer(let i) = n.value else { throw error(n, key, "expected an integer, found \(n.value.typeName)") }
         guard i >= min else { throw error(n, key, "must be at least \(min), found \(i)") }
+        guard i <= max else { throw error(n, key, "must be at most \(max), found \(i)") }
         return i
     }
 
@@ -209,24 +225,77 @@ struct Reader {
         return d
     }
 
-    mutating func axes(_ node: TOMLNode, into sweep: inout SweepFile) throws {
+    func array(_ n: TOMLNode, _ key: String) throws -> [TOMLNode] {
+        guard case .array(let items) = n.value else { throw error(n, key, "expected an array, found \(n.value.typeName)") }
+        return items
+    }
+
+    /// One setting, parsed and checked; `key` is "table.field". Used for the file and for axis values.
+    func setting(_ key: String, _ node: TOMLNode) throws -> Setting {
+        let parts = key.split(separator: ".").map(String.init)
+        let table = parts.first ?? "", field = parts.dropFirst().first ?? ""
+        func make(_ apply: @escaping (inout SweepFile) -> Void) -> Setting { Setting(key: key, text: describe(node), apply: apply) }
+        if (table == "parent" || table == "finetune") && SweepFile.trainingKeys.contains(field) {
+            let path: WritableKeyPath<SweepFile, TrainingSettings> = table == "parent" ? \.parent : \.finetune
+            switch field {
+            case "epochs": let v = try int(node, key, min: 0, max: 1_000_000); return make { $0[keyPath: path].epochs = v }
+            case "lr": let v = try double(node, key, positive: true); return make { $0[keyPath: path].lr = v }
+            case "momentum": let v = try double(node, key, range: 0..<1); return make { $0[keyPath: path].momentum = v }
+            case "weight_decay": let v = try double(node, key, range: 0..<1); return make { $0[keyPath: path].weightDecay = v }
+            case "batch": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0[keyPath: path].batch = v }
+            case "schedule":
+                let s = try string(node, key)
+                guard let v = ScheduleKind(rawValue: s) else {
+                    throw error(node, key, "unknown schedule '\(s)'; expected \(ScheduleKind.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return make { $0[keyPath: path].schedule = v }
+            case "milestones": let v = try array(node, key).map { try int($0, key, min: 1, max: 1_000_000) }; return make { $0[keyPath: path].milestones = v }
+            case "gamma": let v = try double(node, key, positive: true); return make { $0[keyPath: path].gamma = v }
+            default: let v = try int(node, key, min: 0, max: 1_000_000); return make { $0[keyPath: path].warmupEpochs = v }
+            }
+        }
+        switch key {
+        case "data.dir": let v = try string(node, key); return make { $0.data.dir = v }
+        case "data.train_subset": let v = try int(node, key, min: 1); return make { $0.data.trainSubset = v }
+        case "data.test_subset": let v = try int(node, key, min: 1); return make { $0.data.testSubset = v }
+        case "parent.arch":
+            let a = try string(node, key)
+            guard let v = try? Architecture(parsing: a) else { throw error(node, key, "unknown architecture '\(a)'; expected lenet5 or mlp:W1,W2,...") }
+            return make { $0.arch = v }
+        case "finetune.student":
+            let s = try string(node, key)
+            guard let v = StudentKind(rawValue: s) else {
+                throw error(node, key, "must be \"pruned\" (fine-tune the pruned net) or \"scratch\" (a fresh student distilled from the pruned teacher)")
+            }
+            return make { $0.student = v }
+        case "kd.temperature": let v = try double(node, key, positive: true); return make { $0.kd.temperature = v }
+        case "kd.alpha":
+            let v = try double(node, key)
+            guard (0...1).contains(v) else { throw error(node, key, "must be in [0, 1]") }
+            return make { $0.kd.alpha = v }
+        case "run.group_size": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.groupSize = v }
+        case "run.threads": let v = try int(node, key, min: 1, max: 256); return make { $0.threads = v }
+        default: throw error(node, key, "unknown setting")
+        }
+    }
+
+    func describe(_ n: TOMLNode) -> String {
+        switch n.value {
+        case .string(let s): s
+        case .integer(let i): "\(i)"
+        case .float(let d): "\(d)"
+        case .bool(let b): "\(b)"
+        case .array(let a): "[" + a.map(describe).joined(separator: ", ") + "]"
+        case .table: "{...}"
+        }
+    }
+
+    func axes(_ node: TOMLNode, into sweep: inout SweepFile) throws {
         guard case .table(let t) = node.value else { throw error(node, "axes", "must be a table ([axes])") }
         for (key, n) in t.entries where key != "zip" {
             guard case .array(let items) = n.value, !items.isEmpty else { throw error(n, "axes.\(key)", "expected a non-empty array of values") }
-            var values: [AxisValue] = []
-            for item in items {
-                let v: AxisValue
-                switch item.value {
-                case .integer(let i): v = .integer(i)
-                case .float(let d): v = .number(d)
-                case .string(let s): v = .string(s)
-                case .bool(let b): v = .bool(b)
-                default: throw error(item, "axes.\(key)", "values must be numbers, strings or booleans")
-                }
-                try check(v, item, axis: key, sweep: &sweep)
-                values.append(v)
-            }
-            sweep.axes.append((key, values))
+            sweep.axes.append(Axis(name: key, values: try items.map { try value($0, axis: key) }))
+            sweep.lines["axes.\(key)"] = n.line
         }
         if let z = t["zip"] {
             guard case .array(let groups) = z.value else { throw error(z, "axes.zip", "expected an array of arrays of axis names") }
@@ -248,48 +317,42 @@ struct Reader {
         }
     }
 
-    /// Validates one axis value as the setting it will become.
-    mutating func check(_ v: AxisValue, _ n: TOMLNode, axis: String, sweep: inout SweepFile) throws {
+    /// One axis value, read as the setting it will become.
+    func value(_ n: TOMLNode, axis: String) throws -> AxisValue {
         let key = "axes.\(axis)"
         switch axis {
         case "seeds":
-            guard case .integer(let s) = v, s >= 0 else { throw error(n, key, "seeds must be non-negative integers, found \(v)") }
+            guard case .integer(let s) = n.value, s >= 0 else { throw error(n, key, "seeds must be non-negative integers, found \(describe(n))") }
+            return .seed(UInt64(s))
         case "ratios":
-            switch v {
-            case .integer(let i) where (0...1).contains(i): break
-            case .number(let d) where (0...1).contains(d): break
-            case .string("optimal"), .string("safe"): break
-            default: throw error(n, key, "a ratio is a number in [0, 1], \"optimal\" or \"safe\", found \(v)")
+            let fraction: Double?
+            switch n.value {
+            case .integer(let i): fraction = Double(i)
+            case .float(let d): fraction = d
+            case .string(let s) where s == "optimal" || s == "safe": return .ratio(s == "optimal" ? .optimal : .safe)
+            default: fraction = nil
             }
+            guard let fraction, let r = try? Ratio(fraction: fraction) else {
+                throw error(n, key, "a ratio is a number in [0, 1], \"optimal\" or \"safe\", found \(describe(n))")
+            }
+            return .ratio(r)
         case "teachers":
-            guard case .string(let s) = v, (try? TeacherChoice(parsing: s)) != nil else {
-                throw error(n, key, "a teacher is none, parent, uniform, gaussian or an architecture (lenet5, mlp:W1,...), found \(v)")
+            guard case .string(let s) = n.value, let t = try? TeacherKind(parsing: s) else {
+                throw error(n, key, "a teacher is none, parent, uniform, gaussian or an architecture (lenet5, mlp:W1,...), found \(describe(n))")
             }
+            if case .file = t { throw error(n, key, "a teacher file cannot be a sweep teacher (its training is unknown to the sweep); name an architecture, or use prunesweep distill") }
+            return .teacher(t)
         case "methods":
-            guard case .string(let s) = v, PruneMethod(rawValue: s) != nil else {
-                throw error(n, key, "a method is one of \(PruneMethod.allCases.map(\.rawValue).joined(separator: ", ")), found \(v)")
+            guard case .string(let s) = n.value, let m = PruneMethod(rawValue: s) else {
+                throw error(n, key, "a method is one of \(PruneMethod.allCases.map(\.rawValue).joined(separator: ", ")), found \(describe(n))")
             }
+            return .method(m)
         default:
-            let parts = axis.split(separator: ".")
-            guard parts.count == 2, let allowed = SweepFile.tables[String(parts[0])], allowed.contains(String(parts[1])),
-                  !["data", "run"].contains(String(parts[0])) else {
+            let parts = axis.split(separator: ".").map(String.init)
+            guard parts.count == 2, let allowed = SweepFile.tables[parts[0]], allowed.contains(parts[1]), !["data", "run"].contains(parts[0]) else {
                 throw error(n, key, "unknown axis; expected seeds, ratios, teachers, methods or a setting such as \"finetune.epochs\" or \"kd.temperature\"")
             }
-            var copy = sweep
-            try copy.set(axis, to: TOMLNode(value: n.value, line: n.line), reader: &self)
+            return .setting(try setting(axis, TOMLNode(value: n.value, line: n.line)))
         }
     }
 }
-
-/// 128-bit FNV-1a (two 64-bit lanes) as 32 hex digits: the identity of a
-/// sweep file or a task's parameters. Not cryptographic; stable everywhere.
-public func contentHash(_ bytes: [UInt8]) -> String {
-    var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
-    for x in bytes {
-        a = (a ^ UInt64(x)) &* 0x100_0000_01b3
-        b = (b ^ UInt64(x)) &* 0x100_0000_01b3 ^ (b >> 29)
-    }
-    return String(format: "%016llx%016llx", a, b)
-}
-
-public func contentHash(_ text: String) -> String { contentHash(Array(text.utf8)) }

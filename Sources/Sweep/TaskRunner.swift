@@ -8,13 +8,6 @@ import Safetensors
 import SeededRandom
 import TensorStore
 
-/// What a finished task reports: numbers for tables, text for notes.
-public struct TaskOutcome {
-    public var metrics: [String: Double] = [:]
-    public var info: [String: String] = [:]
-    public init(metrics: [String: Double] = [:], info: [String: String] = [:]) { self.metrics = metrics; self.info = info }
-}
-
 /// The task failed on purpose (not a crash): diverging loss, an impossible ratio.
 struct TaskFailure: Error, CustomStringConvertible { let description: String }
 
@@ -26,80 +19,64 @@ struct Abandoned: Error {}
 /// members take the same path, and only the leader writes.
 final class TaskRunner {
     let store: TensorStore
-    let graph: TaskGraph
     let provenance: (SweepTask) -> Provenance
     let group: Communicator
     let shouldAbandon: () -> Bool
-    private var datasets: [String: (train: ImageDataset, test: ImageDataset)] = [:]
+    private var datasets: [DataSpec: (train: ImageDataset, test: ImageDataset)] = [:]
     /// Test-set outputs of parents and teachers, by task id: computed once per process.
     private var referenceOutputs: [String: ModelOutputs] = [:]
 
-    init(store: TensorStore, graph: TaskGraph, group: Communicator, provenance: @escaping (SweepTask) -> Provenance, shouldAbandon: @escaping () -> Bool) {
-        self.store = store; self.graph = graph; self.group = group; self.provenance = provenance; self.shouldAbandon = shouldAbandon
+    init(store: TensorStore, group: Communicator, provenance: @escaping (SweepTask) -> Provenance, shouldAbandon: @escaping () -> Bool) {
+        self.store = store; self.group = group; self.provenance = provenance; self.shouldAbandon = shouldAbandon
     }
 
     var isLeader: Bool { group.rank == 0 }
 
-    func run(_ task: SweepTask) throws -> TaskOutcome {
-        switch task.kind {
-        case .parent, .teacher: return try trainTask(task).outcome
-        case .trial: return try trial(task)
+    func run(_ task: SweepTask) throws -> TaskMetrics {
+        switch task.spec {
+        case .parent(let s), .teacher(let s): .train(try train(task, s).metrics)
+        case .trial(let s): .trial(try trial(task, s))
         }
     }
 
     // MARK: data
 
-    func data(_ p: [String: String]) throws -> (train: ImageDataset, test: ImageDataset) {
-        let key = [p["data"]!, p["train_subset"] ?? "", p["test_subset"] ?? ""].joined(separator: "|")
-        if let d = datasets[key] { return d }
-        var train = try MNISTLayout.load(directory: p["data"]!, split: .train)
-        var test = try MNISTLayout.load(directory: p["data"]!, split: .test)
-        if let n = p["train_subset"].flatMap(Int.init) { train = train.subset(n) }
-        if let n = p["test_subset"].flatMap(Int.init) { test = test.subset(n) }
-        datasets[key] = (train, test)
+    func data(_ d: DataSpec) throws -> (train: ImageDataset, test: ImageDataset) {
+        if let cached = datasets[d] { return cached }
+        var train = try MNISTLayout.load(directory: d.dir, split: .train)
+        var test = try MNISTLayout.load(directory: d.dir, split: .test)
+        if let n = d.trainSubset { train = train.subset(n) }
+        if let n = d.testSubset { test = test.subset(n) }
+        datasets[d] = (train, test)
         return (train, test)
     }
 
     // MARK: parents and teachers
 
-    /// Trains a parent or teacher from its parameters and stores it.
-    func trainTask(_ task: SweepTask) throws -> (model: Model, outcome: TaskOutcome) {
-        let p = task.parameters
-        let (train, test) = try data(p)
-        let seed = UInt64(p["seed"]!)!
-        let model = Model(try Architecture(parsing: p["arch"]!), inputSide: train.rows, classes: train.classes, seed: seed)
-        let sgd = SGD(store: model.store, learningRate: Float(p["lr"]!)!, momentum: Float(p["momentum"]!)!, weightDecay: Float(p["weight_decay"]!)!)
-        var last: EpochStats?
-        for epoch in 0..<Int(p["epochs"]!)! {
-            last = try trainEpoch(model, on: train, optimizer: sgd, batchSize: Int(p["batch"]!)!, seed: seed, epoch: epoch,
-                                  group: dataParallel, onBatch: abandonCheck)
-            try checkFinite(last!.loss, "training loss")
-        }
+    /// Trains a parent or teacher from its spec and stores it.
+    func train(_ task: SweepTask, _ spec: TrainSpec) throws -> (model: Model, metrics: TrainMetrics) {
+        let (train, test) = try data(spec.data)
+        let model = Model(spec.arch, inputSide: train.rows, classes: train.classes, seed: spec.seed)
+        let stats = try NeuralNet.train(model, on: train, settings: spec.training, seed: spec.seed, group: dataParallel,
+                                        onEpoch: { _, s in try self.checkFinite(s.loss, "training loss") })
         if isLeader { try store.put(modelKey(task), model.safetensors(metadata: ["task": task.id]), provenance: provenance(task)) }
-        var out = TaskOutcome()
         let e = evaluate(model, on: test)
-        out.metrics["accuracy"] = e.accuracy
-        out.metrics["loss"] = e.loss
-        if let last { out.metrics["train_loss"] = last.loss }
+        var m = TrainMetrics(accuracy: e.accuracy, loss: e.loss, trainLoss: stats.last?.loss)
         if task.kind == .parent {
-            do {
-                let a = try RatioAnalysis.analyse(model)
-                out.metrics["optimal_ratio"] = a.optimal
-                out.metrics["safe_ratio"] = a.safe
-                out.metrics["k2"] = a.k2
-            } catch { out.info["analysis_error"] = "\(error)" }
+            let a = RatioAnalysis.analyse(model)
+            (m.optimalRatio, m.safeRatio, m.k2, m.analysisError) = (a.optimal, a.safe, a.k2, a.problem)
         }
-        return (model, out)
+        return (model, m)
     }
 
     func modelKey(_ task: SweepTask) -> String { "\(task.kind.rawValue)/\(task.id)" }
 
     /// The model a finished parent or teacher task stored, recomputed (and
     /// stored again) when the store lost it or it is corrupt.
-    func model(of task: SweepTask) throws -> Model {
+    func model(of task: SweepTask, _ spec: TrainSpec) throws -> Model {
         let bytes = try leaderFetch(modelKey(task))
         if !bytes.isEmpty { return try Model(try Safetensors.decode(bytes, source: modelKey(task)), source: modelKey(task)) }
-        return try trainTask(task).model
+        return try train(task, spec).model
     }
 
     /// The leader's read of `key` (verified), shared with the group; empty on a cache miss.
@@ -124,94 +101,58 @@ final class TaskRunner {
 
     // MARK: trials
 
-    func trial(_ task: SweepTask) throws -> TaskOutcome {
-        let p = task.parameters
-        let (train, test) = try data(p)
-        let seed = UInt64(p["seed"]!)!
-        let parentTask = graph[task.needs[0]]!
-        let parent = try model(of: parentTask)
-        var out = TaskOutcome()
+    func trial(_ task: SweepTask, _ spec: TrialSpec) throws -> TrialMetrics {
+        let (train, test) = try data(spec.parent.data)
+        let parentTask = SweepTask(.parent(spec.parent))
+        let parent = try model(of: parentTask, spec.parent)
 
-        var analysis: RatioAnalysis?, analysisProblem = ""
-        do { analysis = try RatioAnalysis.analyse(parent) } catch { analysisProblem = "\(error)" }
+        let analysis = RatioAnalysis.analyse(parent)
         let ratio: Double
-        switch p["ratio"]! {
-        case "optimal", "safe":
-            guard let a = analysis else { throw TaskFailure(description: "cannot resolve ratio '\(p["ratio"]!)': \(analysisProblem)") }
-            ratio = p["ratio"] == "optimal" ? a.optimal : a.safe
-        default: ratio = Double(p["ratio"]!)!
-        }
-        if let a = analysis { out.metrics["k2"] = a.k2; out.metrics["optimal_ratio"] = a.optimal; out.metrics["safe_ratio"] = a.safe }
-        out.metrics["ratio"] = ratio
+        do { ratio = try analysis.resolve(spec.ratio) } catch { throw TaskFailure(description: "cannot resolve ratio '\(spec.ratio)': \(error)") }
 
         // The mask and the fine-tuning order depend on (parent, ratio, method)
         // only, so every teacher at a grid point starts from the same pruned net.
-        let method = PruneMethod(rawValue: p["method"]!)!
-        let pointSeed = RandomStream.hash("\(parentTask.id)|\(p["ratio"]!)|\(method.rawValue)")
-        let masks = pruneMasks(parent, ratio: ratio, method: method, seed: pointSeed)
-        let prunedNet = pruned(parent, masks: masks)
-        out.metrics["cosine"] = cosineSimilarity(parent, prunedNet)
-        let prunedOutputs = ModelOutputs(prunedNet, on: test)
-        let before = Evaluation(logits: prunedOutputs.logits, labels: test.labels[...])
-        out.metrics["accuracy_before"] = before.accuracy
-        out.metrics["loss_before"] = before.loss
+        let pointSeed = RandomStream.hash("\(parentTask.id)|\(spec.ratio)|\(spec.method.rawValue)")
+        let cut = PrunedNet(parent: parent, ratio: ratio, method: spec.method, seed: pointSeed, test: test)
+        let cutOutputs = ModelOutputs(logits: cut.outputs.logits, penultimate: cut.outputs.penultimate)
 
-        let scratch = p["student"] == "scratch"
-        let student = scratch ? Model(parent.architecture, inputSide: train.rows, classes: train.classes, seed: seed) : prunedNet
-        let teacher = try TeacherChoice(parsing: p["teacher"]!)
+        let scratch = spec.student == .scratch
         var teacherOutputs: ModelOutputs?
-        var loss = crossEntropyLoss
-        let kd = { (t: Tensor) in
-            kdLoss(teacherLogits: t, temperature: Float(p["kd.temperature"]!)!, alpha: Float(p["kd.alpha"]!)!)
-        }
-        switch teacher {
-        case .none: break
+        var teacherLogits: Tensor?
+        switch spec.teacher {
+        case .none, .file: break
         case .parent:
             // fine-tuning: the unpruned parent teaches; from scratch: the parent pruned at r does
             let key = scratch ? "logits/pruned-\(String(pointSeed, radix: 16))" : "logits/\(parentTask.id)"
-            loss = kd(try logits(of: scratch ? prunedNet : parent, key: key, task: task, train: train))
-            if scratch { teacherOutputs = prunedOutputs }
-        case .uniform, .gaussian:
-            let kind: NoiseKind = teacher == .uniform ? .uniform : .gaussian
-            loss = kd(noiseTeacherLogits(kind: kind, count: train.count, classes: train.classes, seed: seed))
+            teacherLogits = try logits(of: scratch ? cut.model : parent, key: key, task: task, train: train)
+            if scratch { teacherOutputs = cutOutputs }
+        case .noise(let kind):
+            teacherLogits = noiseTeacherLogits(kind: kind, count: train.count, classes: train.classes, seed: spec.seed)
         case .model:
-            let teacherTask = graph[task.needs[1]]!
-            let teacherModel = try model(of: teacherTask)
-            loss = kd(try logits(of: teacherModel, key: "logits/\(teacherTask.id)", task: task, train: train))
+            guard let teacherSpec = spec.teacherSpec else { break }
+            let teacherTask = SweepTask(.teacher(teacherSpec))
+            let teacherModel = try model(of: teacherTask, teacherSpec)
+            teacherLogits = try logits(of: teacherModel, key: "logits/\(teacherTask.id)", task: task, train: train)
             teacherOutputs = outputs(of: teacherTask, teacherModel, test)
         }
+        var loss = crossEntropyLoss
+        if let z = teacherLogits, let kd = spec.kd {
+            loss = kdLoss(teacherLogits: z, temperature: Float(kd.temperature), alpha: Float(kd.alpha))
+        }
 
-        let stats = try fineTune(student, on: train, epochs: Int(p["finetune.epochs"]!)!, batchSize: Int(p["finetune.batch"]!)!,
-                                 learningRate: Float(p["finetune.lr"]!)!, momentum: Float(p["finetune.momentum"]!)!,
-                                 weightDecay: Float(p["finetune.weight_decay"]!)!, seed: pointSeed, loss: loss,
-                                 group: dataParallel) { _, _, _ in self.abandonCheck(0, 0) }
-        if shouldAbandon() { throw Abandoned() }
-        for s in stats { try checkFinite(s.loss, "fine-tuning loss") }
-        if let s = stats.last { out.metrics["train_loss"] = s.loss }
-
-        let studentOutputs = ModelOutputs(student, on: test)
-        let after = Evaluation(logits: studentOutputs.logits, labels: test.labels[...])
-        out.metrics["accuracy_after"] = after.accuracy
-        out.metrics["loss_after"] = after.loss
-        let sp = sparsity(student)
-        out.metrics["sparsity"] = sp.global
-        for t in sp.perTensor { out.metrics["sparsity.\(t.name)"] = t.sparsity }
-        if !sp.collapsed.isEmpty { out.info["collapsed"] = sp.collapsed.joined(separator: ",") }
-
-        add(FunctionalMetrics(outputs(of: parentTask, parent, test), studentOutputs, labels: test.labels), as: "parent", to: &out)
-        if let t = teacherOutputs { add(FunctionalMetrics(t, studentOutputs, labels: test.labels), as: "teacher", to: &out) }
-        if isLeader { try store.put("student/\(task.id)", student.safetensors(metadata: ["task": task.id]), provenance: provenance(task)) }
-        return out
-    }
-
-    func add(_ m: FunctionalMetrics, as who: String, to out: inout TaskOutcome) {
-        out.metrics["agreement_\(who)"] = m.agreement
-        out.metrics["js_\(who)"] = m.jensenShannon
-        out.metrics["activation_distance_\(who)"] = m.activationDistance
-        out.metrics["cka_\(who)"] = m.linearCKA
-        out.metrics["bures_\(who)"] = m.normalizedBures
-        out.metrics["error_copy_\(who)"] = m.errorCopy
-        out.metrics["right_agreement_\(who)"] = m.rightAgreement
+        let student = scratch ? Model(parent.architecture, inputSide: train.rows, classes: train.classes, seed: spec.seed) : nil
+        let tuned = try cut.fineTune(student: student, on: train, test: test, settings: spec.finetune, seed: pointSeed, loss: { _ in loss },
+                                     group: dataParallel, onEpoch: { _, s in try self.checkFinite(s.loss, "fine-tuning loss") })
+        let studentOutputs = ModelOutputs(logits: tuned.outputs.logits, penultimate: tuned.outputs.penultimate)
+        if isLeader { try store.put("student/\(task.id)", tuned.model.safetensors(metadata: ["task": task.id]), provenance: provenance(task)) }
+        return TrialMetrics(
+            ratio: ratio, cosine: cut.cosine,
+            accuracyBefore: cut.evaluation.accuracy, lossBefore: cut.evaluation.loss,
+            accuracyAfter: tuned.evaluation.accuracy, lossAfter: tuned.evaluation.loss, trainLoss: tuned.stats.last?.loss,
+            sparsity: tuned.sparsity.global, sparsityPerTensor: tuned.sparsity.byName, collapsed: tuned.sparsity.collapsed,
+            k2: analysis.k2, optimalRatio: analysis.optimal, safeRatio: analysis.safe,
+            parent: FunctionalMetrics(outputs(of: parentTask, parent, test), studentOutputs, labels: test.labels),
+            teacher: teacherOutputs.map { FunctionalMetrics($0, studentOutputs, labels: test.labels) })
     }
 
     func outputs(of task: SweepTask, _ model: Model, _ test: ImageDataset) -> ModelOutputs {
@@ -229,13 +170,10 @@ final class TaskRunner {
         return DataParallel(rank: g.rank, size: g.size) { try g.allreduceSum($0) }
     }
 
-    func abandonCheck(_ done: Int, _ total: Int) {
-        if shouldAbandon() { abandonRequested = true }
-    }
-    var abandonRequested = false
-
+    /// At the end of an epoch (never inside one: a group's members must stay in
+    /// step with the leader's allreduces): stop when abandoned or diverging.
     func checkFinite(_ x: Double, _ what: String) throws {
-        if abandonRequested || shouldAbandon() { throw Abandoned() }
+        if shouldAbandon() { throw Abandoned() }
         guard x.isFinite else { throw TaskFailure(description: "\(what) diverged (\(x))") }
     }
 }

@@ -20,10 +20,11 @@ public enum Checksum {
         let parts = min(cores, n / (parallelThreshold / 2))
         let step = (n + parts - 1) / parts
         var crcs = [UInt32](repeating: 0, count: parts)
-        crcs.withUnsafeMutableBufferPointer { out in
+        crcs.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let (out, start) = (buffer, base)   // each iteration reads its own range, writes its own slot
             DispatchQueue.concurrentPerform(iterations: parts) { i in
                 let begin = i * step, end = min(n, begin + step)
-                out[i] = crc32_gzip_refl(0, base + begin, UInt64(end - begin))
+                out[i] = crc32_gzip_refl(0, start + begin, UInt64(end - begin))
             }
         }
         var total = crc

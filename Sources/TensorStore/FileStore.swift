@@ -47,7 +47,8 @@ public final class FileStore: TensorStore, @unchecked Sendable {
     /// waits for its fsync, which the rename to a fresh inode makes slower than an overwrite.
     public func putMany(_ items: [(key: String, object: Safetensors, provenance: Provenance)]) throws {
         var failures = [Error?](repeating: nil, count: items.count)
-        failures.withUnsafeMutableBufferPointer { out in
+        failures.withUnsafeMutableBufferPointer { buffer in
+            nonisolated(unsafe) let out = buffer   // each put writes its own slot
             DispatchQueue.concurrentPerform(iterations: items.count) { i in
                 do { try put(items[i].key, items[i].object, provenance: items[i].provenance) } catch { out[i] = error }
             }

@@ -191,7 +191,7 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
             nonisolated(unsafe) let out = buffer  // each decode writes its own slot
             read(valid.map { keys[$0] }) { j, r in
                 let i = valid[j]
-                let decode = { out[i] = r.flatMap { b in Result { try Seal.open(b.bytes, key: keys[i]) }.mapError { $0 as! StoreError } } }
+                nonisolated(unsafe) let decode = { out[i] = r.flatMap { b in Result { try Seal.open(b.bytes, key: keys[i]) }.mapError { $0 as! StoreError } } }
                 if case .success(let b) = r, b.count >= 4 << 20 { DispatchQueue.global().async(group: decoded) { decode() } } else { decode() }
             }
             decoded.wait()

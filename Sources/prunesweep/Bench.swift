@@ -1,12 +1,10 @@
 import ArgumentParser
 import Cluster
-import Datasets
 import Foundation
 import Logging
 import NeuralNet
 import Safetensors
 import Sweep
-import TensorStore
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,6 +18,9 @@ struct ModelBenchOptions: ParsableArguments {
     @Option(help: "Batch size (global: split over the ranks under mpirun).") var batch: Int = 256
     @Option(help: "Images per timed pass.") var images: Int = 15360
     @Option(help: "Timed passes (the median is reported).") var repeats: Int = 3
+
+    /// One epoch at a constant rate: the step the benchmarks time.
+    var settings: TrainingSettings { TrainingSettings(epochs: 1, lr: 0.01, batch: batch, schedule: .constant) }
 
     func validate() throws {
         guard batch >= 1, images >= batch, repeats >= 1 else {
@@ -39,11 +40,11 @@ struct TrainBench: ParsableCommand {
         let (arch, batch, images, repeats) = (options.arch, options.batch, options.images, options.repeats)
         let data = try dataOptions.load(.train).subset(images)
         let model = Model(arch, seed: 0)
-        let sgd = SGD(store: model.store, learningRate: 0.01, momentum: 0.9)
-        _ = try trainEpoch(model, on: data.subset(batch * 4), optimizer: sgd, batchSize: batch, seed: 0, epoch: 0)   // warm-up
+        let settings = options.settings
+        try train(model, on: data.subset(batch * 4), settings: settings, seed: 0)   // warm-up
         var rates: [Double] = []
         for r in 0..<repeats {
-            rates.append(try trainEpoch(model, on: data, optimizer: sgd, batchSize: batch, seed: 0, epoch: r).imagesPerSecond)
+            rates += try train(model, on: data, settings: settings, seed: 0, firstEpoch: r).map(\.imagesPerSecond)
         }
         let rate = median(rates)
         let flops = model.flopsPerImage.training
@@ -54,7 +55,7 @@ struct TrainBench: ParsableCommand {
 }
 
 /// Data-parallel training step over the world (run under mpirun -np N): step
-/// time from `trainEpoch` with a `DataParallel` group, and the allreduce of
+/// time from the training loop with a `DataParallel` group, and the allreduce of
 /// the model's gradient buffer timed alone, as a fraction of that step.
 struct StepBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "step", abstract: "Data-parallel step time and its allreduce share.")
@@ -71,21 +72,21 @@ struct StepBench: ParsableCommand {
         let world = try World.initialize()
         let data = try dataOptions.load(.train).subset(images)
         let model = Model(arch, seed: 0)
-        let sgd = SGD(store: model.store, learningRate: 0.01, momentum: 0.9)
+        let settings = options.settings
         var reduceSeconds = 0.0   // inside the step: includes waiting for the slower rank
         let group = DataParallel(rank: world.rank, size: world.size) { grads in
             let t = Date()
             try world.allreduceSum(grads)
             reduceSeconds += Date().timeIntervalSince(t)
         }
-        _ = try trainEpoch(model, on: data.subset(batch * 4), optimizer: sgd, batchSize: batch, seed: 0, epoch: 0, group: group)
+        try train(model, on: data.subset(batch * 4), settings: settings, seed: 0, group: group)
         let steps = Double((data.count + batch - 1) / batch)
         var stepTimes: [Double] = [], inStep: [Double] = []
         for r in 0..<repeats {
             try world.barrier()
             reduceSeconds = 0
-            let s = try trainEpoch(model, on: data, optimizer: sgd, batchSize: batch, seed: 0, epoch: r, group: group)
-            stepTimes.append(s.seconds / steps)
+            let s = try train(model, on: data, settings: settings, seed: 0, firstEpoch: r, group: group)
+            stepTimes += s.map { $0.seconds / steps }
             inStep.append(reduceSeconds / steps)
         }
         var grads = [Float](repeating: 0, count: model.store.count)
@@ -181,7 +182,7 @@ struct SchedulerBench: ParsableCommand {
 
         try world.barrier()
         let start = Date()
-        let status = try Engine.run(o) { _ in TaskOutcome() }
+        let status = try Engine.run(o) { _ in nil }
         let seconds = Date().timeIntervalSince(start)
         guard world.rank == 0 else { return }
         let journal = (try? String(contentsOfFile: "\(dir)/\(Self.sweepName)/results.jsonl", encoding: .utf8)) ?? ""

@@ -3,11 +3,8 @@ import Datasets
 import Distillation
 import Foundation
 import NeuralNet
-import ProgressOutput
 import Safetensors
-import SeededRandom
 import Sweep
-import TensorStore
 
 struct Distill: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -66,18 +63,17 @@ struct Distill: ParsableCommand {
     func run() throws {
         let train = try dataOptions.load(.train), test = try dataOptions.load(.test)
         let kind = try TeacherKind(parsing: teacher)
+        let settings = try training.settings(epochs: 12, lr: 0.05)
         let seed = training.seed
         var teacherModel: Model?
         switch kind {
         case .file(let path): teacherModel = try loadModel(path, for: train)
         case .model(let arch):
-            let s = teacherSeed ?? seed
-            print("training teacher \(arch) (seed \(s), \(teacherEpochs ?? training.epochs) epochs)")
-            let m = Model(arch, inputSide: train.rows, classes: train.classes, seed: s)
-            var opts = training
-            opts.seed = s; opts.epochs = teacherEpochs ?? training.epochs
-            try fit(m, train: train, test: nil, training: opts)
-            teacherModel = m
+            var t = settings
+            t.epochs = teacherEpochs ?? settings.epochs
+            let spec = TrainSpec(arch: arch, training: t, data: DataSpec(dir: dataOptions.data, trainSubset: dataOptions.trainSubset,
+                                                                         testSubset: dataOptions.testSubset), seed: teacherSeed ?? seed)
+            teacherModel = try fit(spec, train: train, test: nil, label: "teacher")
         case .none, .noise, .parent: break
         }
         if let t = teacherModel {
@@ -86,34 +82,30 @@ struct Distill: ParsableCommand {
 
         // Teacher outputs once per training set; noise rows per (example, epoch if redrawn).
         let fixedLogits: Tensor? = try teacherModel.map { try TeacherLogits(model: $0, data: train).logits }
-        func lossFor(epoch: Int) -> LossFunction {
+        var noise: (epoch: Int?, loss: LossFunction)?
+        func loss(epoch: Int) -> LossFunction {
             switch kind {
             case .noise(let k):
-                let z = noiseTeacherLogits(kind: k, count: train.count, classes: train.classes, seed: seed, epoch: redrawNoise ? epoch : nil)
-                return kdLoss(teacherLogits: z, temperature: temperature, alpha: alpha)
+                let e = redrawNoise ? epoch : nil
+                if let n = noise, n.epoch == e { return n.loss }
+                let z = noiseTeacherLogits(kind: k, count: train.count, classes: train.classes, seed: seed, epoch: e)
+                let l = kdLoss(teacherLogits: z, temperature: temperature, alpha: alpha)
+                noise = (e, l)
+                return l
             default:
                 guard let z = fixedLogits else { return crossEntropyLoss }
                 return kdLoss(teacherLogits: z, temperature: temperature, alpha: alpha)
             }
         }
-        var cachedNoise: LossFunction?
         let model = Model(try Architecture(parsing: student), inputSide: train.rows, classes: train.classes, seed: seed)
-        let sgd = SGD(store: model.store, learningRate: training.lr, momentum: training.momentum, weightDecay: training.weightDecay)
+        let report = TrainingReport("student", model: model)
         let started = Date()
-        for epoch in 0..<training.epochs {
-            let loss: LossFunction
-            if redrawNoise || cachedNoise == nil { cachedNoise = lossFor(epoch: epoch) }
-            loss = cachedNoise!
-            let progress = ProgressLine("student epoch \(epoch + 1)/\(training.epochs)", total: (train.count + training.batch - 1) / training.batch, unit: "batches")
-            let s = try trainEpoch(model, on: train, optimizer: sgd, batchSize: training.batch, seed: seed, epoch: epoch, loss: loss) { done, _ in
-                progress.update(done)
-            }
-            print(String(format: "student epoch %d/%d  loss %.4f  train acc %.2f %%  %.0f images/s",
-                         epoch + 1, training.epochs, s.loss, s.accuracy * 100, s.imagesPerSecond))
+        try NeuralNet.train(model, on: train, settings: settings, seed: seed, loss: loss, onBatch: report.batch) { e, s in
+            report.epoch(e, s, of: settings.epochs)
         }
         let seconds = Date().timeIntervalSince(started)
         let result = evaluate(model, on: test)
-        try model.save(to: out, metadata: ["seed": String(seed), "epochs": String(training.epochs), "teacher": teacher,
+        try model.save(to: out, metadata: ["seed": String(seed), "epochs": String(settings.epochs), "teacher": teacher,
                                            "temperature": String(temperature), "alpha": String(alpha)])
         print(String(format: "student test accuracy %.2f %%  loss %.4f  (%.1f s)  -> %@", result.accuracy * 100, result.loss, seconds, out))
 
@@ -121,13 +113,14 @@ struct Distill: ParsableCommand {
         var fm: FunctionalMetrics?
         if let ref {
             let controlModel = try control.map { try loadModel($0, for: test) }
-            fm = controlModel.map { FunctionalMetrics.compare(teacher: ref, student: model, control: $0, on: test) }
+            let m = controlModel.map { FunctionalMetrics.compare(teacher: ref, student: model, control: $0, on: test) }
                 ?? FunctionalMetrics.compare(ref, model, on: test)
             print("functional metrics against \(reference ?? "the teacher") (A) of the student (B):")
-            print(describe(fm!))
+            print(describe(m))
+            fm = m
         }
         if let metrics {
-            let record = DistillRecord(teacher: teacher, student: student, seed: seed, epochs: training.epochs,
+            let record = DistillRecord(teacher: teacher, student: student, seed: seed, epochs: settings.epochs,
                                        temperature: temperature, alpha: alpha, redrawNoise: redrawNoise,
                                        testAccuracy: result.accuracy, testLoss: result.loss, seconds: seconds,
                                        reference: reference ?? (teacherModel == nil ? nil : teacher), metrics: fm)

@@ -2,54 +2,93 @@ import ArgumentParser
 import Datasets
 import Foundation
 import NeuralNet
+import ProgressOutput
 
 /// Where the data comes from and how many BLAS threads to use.
 struct DataOptions: ParsableArguments {
     @Option(help: "Directory with the four MNIST-layout IDX files (.gz or raw).")
     var data: String = MNISTLayout.defaultDirectory
-
+    @Option(name: .customLong("train-subset"), help: "Use only the first N training images (as [data] train_subset).") var trainSubset: Int?
+    @Option(name: .customLong("test-subset"), help: "Use only the first N test images (as [data] test_subset).") var testSubset: Int?
     @Option(help: "OpenBLAS threads (results are bit-identical for a given count).")
     var threads: Int = 1
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard (1...256).contains(threads) else { throw ValidationError("--threads must be in 1...256") }
+        guard (trainSubset ?? 1) >= 1, (testSubset ?? 1) >= 1 else { throw ValidationError("--train-subset and --test-subset must be at least 1") }
     }
 
     func load(_ split: MNISTLayout.Split) throws -> ImageDataset {
         Compute.configure(threads: threads)
-        return try MNISTLayout.load(directory: data, split: split)
+        let d = try MNISTLayout.load(directory: data, split: split)
+        let n = split == .train ? trainSubset : testSubset
+        return n.map { d.subset($0) } ?? d
     }
 }
 
-/// SGD hyper-parameters shared by every command that trains.
+/// The training settings of every command that trains (the keys of [parent] /
+/// [finetune] in a sweep file). Epochs and rate default per command.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Epochs.") var epochs: Int = 12
-    @Option(help: "Learning rate.") var lr: Float = 0.05
-    @Option(help: "SGD momentum.") var momentum: Float = 0.9
-    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Float = 0
+    @Option(help: "Epochs (train, distill: 12; prune: 1, fine-tuning with the mask held; 0: none).") var epochs: Int?
+    @Option(help: "Learning rate (train, distill: 0.05; prune: 0.01).") var lr: Double?
+    @Option(help: "SGD momentum.") var momentum: Double = 0.9
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Double = 0
     @Option(help: "Batch size.") var batch: Int = 64
-    @Option(help: "Seed for initialisation and data order.") var seed: UInt64 = 0
-    @Option(help: "Learning-rate schedule over epochs: cosine (decays to 0) or constant.") var schedule: Schedule = .cosine
+    @Option(help: "Seed for initialisation, data order (and random pruning).") var seed: UInt64 = 0
+    @Option(help: "Learning-rate schedule over epochs: cosine (to 0), constant, or step (times --gamma after each of --milestones).")
+    var schedule: ScheduleKind = .cosine
+    @Option(help: "Epochs after which a step schedule drops the rate, comma-separated (e.g. 30,60).") var milestones: String?
+    @Option(help: "Factor of each step-schedule drop.") var gamma: Double = 0.1
+    @Option(name: .customLong("warmup-epochs"), help: "Epochs of linear warm-up before the schedule.") var warmupEpochs: Int = 0
 
-    enum Schedule: String, ExpressibleByArgument { case cosine, constant }
-
-    /// The learning rate of `epoch` (0-based) of `epochs`.
-    func learningRate(epoch: Int) -> Float {
-        switch schedule {
-        case .constant: lr
-        case .cosine: lr * Float(0.5 * (1 + cos(Double.pi * Double(epoch) / Double(max(epochs, 1)))))
+    /// The settings with this command's defaults for epochs and rate.
+    func settings(epochs defaultEpochs: Int, lr defaultLR: Double) throws -> TrainingSettings {
+        let steps = try (milestones ?? "").split(separator: ",").map { text in
+            guard let m = Int(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--milestones: '\(text)' is not a whole number of epochs") }
+            return m
         }
+        let s = TrainingSettings(epochs: epochs ?? defaultEpochs, lr: lr ?? defaultLR, momentum: momentum, weightDecay: weightDecay, batch: batch,
+                                 schedule: schedule, milestones: steps, gamma: gamma, warmupEpochs: warmupEpochs)
+        do { try s.validate() } catch let e as TrainingSettingsError {
+            throw ValidationError("--\(e.key.replacingOccurrences(of: "_", with: "-")) \(e.message)")
+        }
+        return s
     }
 
-    func validate() throws {
-        guard epochs >= 0 else { throw ValidationError("--epochs must be >= 0") }
-        guard lr > 0, lr.isFinite else { throw ValidationError("--lr must be a positive number") }
-        guard (0..<1).contains(momentum) else { throw ValidationError("--momentum must be in [0, 1)") }
-        guard weightDecay >= 0 else { throw ValidationError("--weight-decay must be >= 0") }
-        guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
-    }
+    func validate() throws { _ = try settings(epochs: 1, lr: 0.01) }
 }
+
+extension ScheduleKind: ExpressibleByArgument {}
 
 extension Architecture: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
+}
+
+/// Training progress of a command: a progress line over the batches, and a
+/// line per epoch with loss, training accuracy, rate, ETA and (given a test
+/// set) test accuracy.
+final class TrainingReport {
+    let label: String
+    let model: Model
+    let test: ImageDataset?
+    let started = Date()
+    var progress: ProgressLine?
+
+    init(_ label: String, model: Model, test: ImageDataset? = nil) {
+        self.label = label; self.model = model; self.test = test
+    }
+
+    func batch(_ p: BatchProgress) {
+        if progress == nil { progress = ProgressLine(label, total: p.total, unit: "batches") }
+        progress?.update(p.done)
+    }
+
+    func epoch(_ e: Int, _ s: EpochStats, of epochs: Int) {
+        let elapsed = Date().timeIntervalSince(started)
+        let eta = elapsed / Double(e + 1) * Double(epochs - e - 1)
+        var line = String(format: "%@ epoch %d/%d  loss %.4f  train acc %.2f %%  %.0f images/s  ETA %@",
+                          label, e + 1, epochs, s.loss, s.accuracy * 100, s.imagesPerSecond, formatDuration(eta))
+        if let test { line += String(format: "  test acc %.2f %%", evaluate(model, on: test).accuracy * 100) }
+        print(line)
+    }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Distillation
 import Foundation
 import Reports
 import Sweep
@@ -14,7 +15,7 @@ struct Report: ParsableCommand {
         """)
 
     @Argument(help: "Results directories (RESULTS/<name>/).") var directories: [String]
-    @Option(help: "The teacher every other teacher is tested against.") var control: String = "none"
+    @Option(help: "The teacher every other teacher is tested against.") var control: TeacherKind = .none
     @Option(help: "What to write: md, csv, html or all.") var format: String = "all"
     @Option(help: "Output directory (default: the first results directory).") var out: String?
 
@@ -38,4 +39,8 @@ struct Report: ParsableCommand {
             throw ExitCode(ExitStatus.usage.rawValue)
         }
     }
+}
+
+extension TeacherKind: ExpressibleByArgument {
+    public init?(argument: String) { try? self.init(parsing: argument) }
 }

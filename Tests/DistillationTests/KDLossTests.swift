@@ -109,8 +109,7 @@ final class KDLossTests: XCTestCase {
         let teacherLogits = try TeacherLogits(model: teacher, data: data)
         func student(_ loss: @escaping LossFunction) throws -> Model {
             let m = Model(.mlp([32]), inputSide: side, classes: 3, seed: 2)
-            let sgd = SGD(store: m.store, learningRate: 0.1, momentum: 0.9)
-            for e in 0..<15 { _ = try trainEpoch(m, on: data, optimizer: sgd, batchSize: 32, seed: 3, epoch: e, loss: loss) }
+            try train(m, on: data, settings: TrainingSettings(epochs: 15, lr: 0.1, momentum: 0.9, batch: 32, schedule: .constant), seed: 3, loss: { _ in loss })
             return m
         }
         let kd = try student(kdLoss(teacherLogits: teacherLogits.logits, temperature: 2, alpha: 1))

@@ -1,5 +1,6 @@
 import Datasets
-import NeuralNet
+import Foundation
+@testable import NeuralNet
 import SeededRandom
 import XCTest
 
@@ -90,5 +91,45 @@ final class TrainingTests: XCTestCase {
                                                   "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"])
         XCTAssertEqual(m.parameters[4].shape, [120, 400])
         XCTAssertEqual(m.store.count, 61706)
+    }
+
+    /// Each schedule against its closed form, the warm-up per batch.
+    func testScheduleClosedForms() {
+        let cos = TrainingSettings(epochs: 4, lr: 0.1, schedule: .cosine)
+        for e in 0..<4 {
+            XCTAssertEqual(cos.learningRate(epoch: e, batch: 7, batches: 10), Float(0.1) * Float(0.5 * (1 + Foundation.cos(Double.pi * Double(e) / 4))))
+        }
+        XCTAssertEqual(TrainingSettings(epochs: 3, lr: 0.1, schedule: .constant).learningRate(epoch: 2, batch: 0, batches: 5), 0.1)
+        let step = TrainingSettings(epochs: 10, lr: 1, schedule: .step, milestones: [2, 5], gamma: 0.5)
+        XCTAssertEqual([0, 1, 2, 4, 5, 9].map { step.learningRate(epoch: $0, batch: 0, batches: 1) }, [1, 1, 0.5, 0.5, 0.25, 0.25])
+        let warm = TrainingSettings(epochs: 3, lr: 0.4, schedule: .constant, warmupEpochs: 1)
+        XCTAssertEqual((0..<4).map { warm.learningRate(epoch: 0, batch: $0, batches: 4) }, [0.1, 0.2, 0.3, 0.4])
+        XCTAssertEqual(warm.learningRate(epoch: 1, batch: 0, batches: 4), 0.4)
+        XCTAssertThrowsError(try TrainingSettings(epochs: 1, lr: 0.1, schedule: .step).validate()) { XCTAssertEqual(($0 as? TrainingSettingsError)?.key, "milestones") }
+        XCTAssertThrowsError(try TrainingSettings(epochs: 1, lr: -1).validate()) { XCTAssertEqual(($0 as? TrainingSettingsError)?.key, "lr") }
+    }
+
+    /// The loop applies the schedule batch by batch: the same as stepping
+    /// epochs by hand with those rates, and not the same as a constant rate.
+    func testTrainFollowsTheSchedule() throws {
+        let data = Self.train.subset(256)
+        let settings = TrainingSettings(epochs: 2, lr: 0.05, momentum: 0.9, batch: 64, schedule: .cosine, warmupEpochs: 1)
+        let a = Model(.mlp([16]), seed: 3)
+        var seen: [Int] = []
+        let stats = try NeuralNet.train(a, on: data, settings: settings, seed: 3, onBatch: { seen.append($0.done) })
+        XCTAssertEqual(stats.count, 2)
+        XCTAssertEqual(seen, Array(1...8))
+        let b = Model(.mlp([16]), seed: 3)
+        let sgd = SGD(store: b.store, learningRate: 0, momentum: 0.9)
+        for e in 0..<2 {
+            _ = try trainEpoch(b, on: data, optimizer: sgd, batchSize: 64, seed: 3, epoch: e, learningRate: { bi, _ in
+                Float(0.05) * Float(0.5 * (1 + cos(Double.pi * Double(e) / 2))) * (e == 0 ? Float(bi + 1) / 4 : 1)
+            })
+        }
+        XCTAssertEqual(a.store.flatValues.map(\.bitPattern), b.store.flatValues.map(\.bitPattern))
+        let c = Model(.mlp([16]), seed: 3)
+        var constant = settings; constant.schedule = .constant; constant.warmupEpochs = 0
+        try NeuralNet.train(c, on: data, settings: constant, seed: 3)
+        XCTAssertNotEqual(c.store.flatValues, a.store.flatValues)
     }
 }

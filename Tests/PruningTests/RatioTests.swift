@@ -59,20 +59,24 @@ final class RatioTests: XCTestCase {
         XCTAssertThrowsError(try kurtosisOfKurtoses([3, 3, 3])) { XCTAssertTrue("\($0)".contains("same kurtosis"), "\($0)") }
         // Two tensors always give K2 = 1: the analysis refuses instead of dividing by ln 1 = 0.
         let m = Model(.mlp([5]), inputSide: 4, classes: 3, seed: 0)
-        XCTAssertThrowsError(try RatioAnalysis.analyse(m, scope: PruneScope(weightsOnly: true))) { XCTAssertTrue("\($0)".contains("K2"), "\($0)") }
-        XCTAssertThrowsError(try RatioAnalysis.analyse(m, scope: PruneScope(layers: ["fc1.weight"]))) { XCTAssertTrue("\($0)".contains("at least 2"), "\($0)") }
+        let two = RatioAnalysis.analyse(m, scope: PruneScope(weightsOnly: true))
+        XCTAssertNil(two.safe)
+        XCTAssertTrue(two.problem?.contains("K2") == true, "\(two.problem ?? "")")
+        XCTAssertEqual(try two.resolve(.optimal), two.optimal, "the optimal ratio needs no K2")
+        XCTAssertThrowsError(try two.resolve(.safe)) { XCTAssertTrue("\($0)".contains("no safe ratio"), "\($0)") }
+        XCTAssertTrue(RatioAnalysis.analyse(m, scope: PruneScope(layers: ["fc1.weight"])).problem?.contains("at least 2") == true)
     }
 
     func testAnalyseAssemblesTheRules() throws {
         let m = Model(.lenet5, seed: 5)
-        let a = try RatioAnalysis.analyse(m)
+        let a = RatioAnalysis.analyse(m)
         XCTAssertEqual(a.curve, cosineCurve(m))
         XCTAssertEqual(a.optimal, optimalRatio(a.curve))
         XCTAssertEqual(a.perTensorKurtosis.map(\.name), m.parameters.map(\.name))
         XCTAssertEqual(a.kurtosisByName["fc1.weight"]!, kurtosis(m.parameters[4].value)!, accuracy: 1e-12)
         XCTAssertEqual(a.kurtosisByName["fc1.weight"]!, 1.8, accuracy: 0.05)   // uniform init: 9/5
         XCTAssertEqual(a.k2, try kurtosisOfKurtoses(a.perTensorKurtosis.map(\.kurtosis)))
-        XCTAssertEqual(a.safe, try safeRatio(optimal: a.optimal, k2: a.k2).ratio)
+        XCTAssertEqual(a.safe, try safeRatio(optimal: a.optimal, k2: a.k2!).ratio)
         let json = try JSONEncoder().encode(a)
         XCTAssertEqual(try JSONDecoder().decode(RatioAnalysis.self, from: json).k2, a.k2)
     }

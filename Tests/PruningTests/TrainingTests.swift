@@ -12,14 +12,21 @@ func smallData() throws -> (train: ImageDataset, test: ImageDataset) {
 
 final class TrainingTests: XCTestCase {
     func testFineTuneHoldsTheMaskExactly() throws {
-        let (train, _) = try smallData()
+        let (train, test) = try smallData()
         let parent = Model(.mlp([32]), seed: 0)
-        let child = pruned(parent, masks: pruneMasks(parent, ratio: 0.7, method: .l1))
+        let cut = PrunedNet(parent: parent, ratio: 0.7, method: .l1, seed: 0, test: test)
+        let child = cut.model
         let before = child.store.flatValues
-        let stats = try fineTune(child, on: train, epochs: 2, batchSize: 32, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-3, seed: 1)
+        let settings = TrainingSettings(epochs: 2, lr: 0.05, momentum: 0.9, weightDecay: 1e-3, batch: 32, schedule: .constant)
+        let tuned = try cut.fineTune(on: train, test: test, settings: settings, seed: 1)
+        XCTAssertEqual(child.store.flatValues, before, "the pruned net is kept; a copy is fine-tuned")
+        let stats = tuned.stats
         XCTAssertEqual(stats.count, 2)
         XCTAssertLessThan(stats[1].loss, stats[0].loss)
-        let after = child.store.flatValues
+        XCTAssertEqual(tuned.evaluation.accuracy, evaluate(tuned.model, on: test).accuracy)
+        XCTAssertEqual(cut.evaluation.accuracy, evaluate(child, on: test).accuracy)
+        XCTAssertEqual(cut.cosine, cosineSimilarity(parent, child))
+        let after = tuned.model.store.flatValues
         let mask = Array(child.parameters.map { $0.mask! }.joined())
         XCTAssertEqual(mask.filter { $0 == 0 }.count, Int((0.7 * Double(parent.store.count)).rounded()))
         for i in mask.indices where mask[i] == 0 { XCTAssertEqual(after[i], 0, "pruned entry \(i) moved") }   // exactly zero (-0 from x * 0 compares equal)
@@ -32,8 +39,8 @@ final class TrainingTests: XCTestCase {
     /// retrained with the same data order.
     func testIMPMatchesIndependentReplay() throws {
         let (train, test) = try smallData()
-        var c = IMPConfig(rounds: 2, epochs: 1, seed: 7)
-        c.batchSize = 50
+        let settings = TrainingSettings(epochs: 1, lr: 0.05, momentum: 0.9, batch: 50, schedule: .constant)
+        var c = IMPConfig(rounds: 2, training: settings, seed: 7)
         let imp = Model(.mlp([16]), seed: 7)
         let init0 = imp.store.flatValues
         let rounds = try iterativeMagnitudePruning(imp, train: train, test: test, config: c)
@@ -48,7 +55,7 @@ final class TrainingTests: XCTestCase {
             let m = Model(.mlp([16]), seed: 7)
             XCTAssertEqual(m.store.flatValues, init0)
             if let masks { applyMasks(masks, to: m) }
-            try fineTune(m, on: train, epochs: 1, batchSize: 50, learningRate: 0.05, momentum: 0.9, seed: 7)
+            try NeuralNet.train(m, on: train, settings: settings, seed: 7)
             return m
         }
         let dense = try trainFromInit(masks: nil)

@@ -1,20 +1,44 @@
 import Distillation
 import Foundation
+import NeuralNet
+import Pruning
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
 @testable import Reports
-import Sweep
+@testable import Sweep
 import XCTest
 
-/// A journal line, as the sweep writes it (decoded through the real ResultRecord).
-func line(task: String, kind: String = "trial", status: String = "done", seed: Int, ratio: String = "0.5", teacher: String = "none",
-          method: String = "l1", metrics: [String: Double] = [:], error: String? = nil) -> String {
-    var o: [String: Any] = ["task": task, "kind": kind, "status": status, "label": "\(kind) \(task)",
-                            "parameters": ["seed": "\(seed)", "ratio": ratio, "teacher": teacher, "method": method],
-                            "metrics": metrics, "info": [String: String](), "seconds": 1.0, "rank": 0, "host": "h", "finished": ""]
-    if let error { o["error"] = error }
-    return String(decoding: try! JSONSerialization.data(withJSONObject: o, options: [.sortedKeys]), as: UTF8.self)
+/// A journal line, as the sweep writes it (encoded and decoded through the real ResultRecord).
+func line(task: String, kind: TaskKind = .trial, status: TaskStatus = .done, seed: UInt64, ratio: Ratio = .fixed(0.5), teacher: TeacherKind = .none,
+          method: PruneMethod = .l1, metrics: [String: Double] = [:], error: String? = nil) -> String {
+    String(decoding: try! JSONEncoder().encode(record(task: task, kind: kind, status: status, seed: seed, ratio: ratio, teacher: teacher,
+                                                      method: method, metrics: metrics, error: error)), as: UTF8.self)
+}
+
+func record(task: String, kind: TaskKind, status: TaskStatus, seed: UInt64, ratio: Ratio, teacher: TeacherKind,
+            method: PruneMethod, metrics m: [String: Double], error: String?) -> ResultRecord {
+    let parent = TrainSpec(arch: .lenet5, training: TrainingSettings(epochs: 1, lr: 0.05), data: DataSpec(), seed: seed)
+    let spec: TaskSpec = kind == .trial
+        ? .trial(TrialSpec(parent: parent, ratio: ratio, method: method, teacher: teacher, student: .pruned,
+                           finetune: TrainingSettings(epochs: 1, lr: 0.01), kd: nil, threads: 1))
+        : .parent(parent)
+    var metrics: TaskMetrics?
+    if status == .done {
+        func v(_ k: String) -> Double { m[k] ?? 0 }
+        let fm = FunctionalMetrics(examples: 100, accuracyA: 0.9, accuracyB: v("accuracy_after"), agreement: v("agreement_parent"),
+                                   jensenShannon: v("js_parent"), activationDistance: 0, linearCKA: v("cka_parent"), normalizedBures: 0,
+                                   errorCopy: 0, rightAgreement: 0, wrongByA: 0)
+        metrics = kind == .trial
+            ? .trial(TrialMetrics(ratio: v("ratio"), cosine: v("cosine"), accuracyBefore: v("accuracy_before"), lossBefore: v("loss_before"),
+                                  accuracyAfter: v("accuracy_after"), lossAfter: v("loss_after"), trainLoss: nil, sparsity: v("sparsity"),
+                                  sparsityPerTensor: [:], collapsed: [], k2: m["k2"], optimalRatio: nil, safeRatio: nil, parent: fm, teacher: nil))
+            : .train(TrainMetrics(accuracy: v("accuracy"), loss: 0.3, optimalRatio: m["optimal_ratio"], safeRatio: m["safe_ratio"], k2: m["k2"]))
+    }
+    var r = ResultRecord(SweepTask(spec), status: status, metrics: metrics, error: error)
+    r.task = task
+    r.host = "h"
+    return r
 }
 
 func records(_ lines: [String]) -> [ResultRecord] { lines.map { try! JSONDecoder().decode(ResultRecord.self, from: Data($0.utf8)) } }
@@ -33,15 +57,15 @@ final class ReportsTests: XCTestCase {
     /// Three teachers x 4 seeds at one ratio, plus a second ratio where only the control ran.
     func handMade() -> ResultSet {
         var ls: [String] = []
-        for (t, acc) in [("none", control), ("parent", parentKD), ("uniform", uniform)] {
+        for (t, acc) in [(TeacherKind.none, control), (.parent, parentKD), (.noise(.uniform), uniform)] {
             for s in 0..<4 {
-                ls.append(line(task: "t-\(t)-\(s)", seed: s, teacher: t, metrics: ["accuracy_after": acc[s], "accuracy_before": 0.5, "ratio": 0.5,
+                ls.append(line(task: "t-\(t)-\(s)", seed: UInt64(s), teacher: t, metrics: ["accuracy_after": acc[s], "accuracy_before": 0.5, "ratio": 0.5,
                                                                                    "cosine": 0.9 + 0.01 * Double(s), "agreement_parent": 0.8]))
             }
         }
-        for s in 0..<3 { ls.append(line(task: "p-\(s)", kind: "parent", seed: s, metrics: ["optimal_ratio": 0.8 + 0.01 * Double(s), "safe_ratio": 0.6, "k2": 2.5, "accuracy": 0.9])) }
-        ls.append(line(task: "t-none-0.9", seed: 0, ratio: "0.9", metrics: ["accuracy_after": 0.7, "ratio": 0.9, "cosine": 0.5, "agreement_parent": 0.6]))
-        ls.append(line(task: "t-fail", status: "failed", seed: 9, error: "loss is NaN"))
+        for s in 0..<3 { ls.append(line(task: "p-\(s)", kind: .parent, seed: UInt64(s), metrics: ["optimal_ratio": 0.8 + 0.01 * Double(s), "safe_ratio": 0.6, "k2": 2.5, "accuracy": 0.9])) }
+        ls.append(line(task: "t-none-0.9", seed: 0, ratio: .fixed(0.9), metrics: ["accuracy_after": 0.7, "ratio": 0.9, "cosine": 0.5, "agreement_parent": 0.6]))
+        ls.append(line(task: "t-fail", status: .failed, seed: 9, error: "loss is NaN"))
         return ResultSet(records: records(ls))
     }
 
@@ -50,20 +74,20 @@ final class ReportsTests: XCTestCase {
         XCTAssertEqual(a.cells.map { "\($0.teacher)@\($0.ratio)" }, ["none@0.5", "parent@0.5", "uniform@0.5", "none@0.9"])
         let c = a.cells[0]
         XCTAssertEqual(c.n, 4)
-        XCTAssertEqual(c.seeds, ["0", "1", "2", "3"])
-        let s = c.summaries["accuracy_after"]!
+        XCTAssertEqual(c.seeds, [0, 1, 2, 3])
+        let s = c.summaries[.accuracyAfter]!
         // mean 0.83; sd^2 = (0.03^2 + 0.01^2 + 0.01^2 + 0.03^2) / 3; t_{0.975,3} = 3.182446305
         let half = 3.182446305 * (0.002 / 3).squareRoot() / 2
         XCTAssertEqual(s.mean, 0.83, accuracy: 1e-12)
         XCTAssertEqual(s.ci95Low, 0.83 - half, accuracy: 1e-8)
         XCTAssertEqual(s.ci95High, 0.83 + half, accuracy: 1e-8)
         XCTAssertEqual(a.cells[3].n, 1)
-        XCTAssertTrue(a.cells[3].summaries["accuracy_after"]!.ci95Low.isNaN, "one seed: no interval")
+        XCTAssertTrue(a.cells[3].summaries[.accuracyAfter]!.ci95Low.isNaN, "one seed: no interval")
     }
 
     func testWelchAgainstStatisticsAndByHand() {
         let a = Analysis(handMade())
-        XCTAssertEqual(a.comparisons.map(\.teacher), ["parent", "uniform"], "the control at 0.9 has no other teacher to meet")
+        XCTAssertEqual(a.comparisons.map(\.teacher.description), ["parent", "uniform"], "the control at 0.9 has no other teacher to meet")
         let c = a.comparisons[0]
         let w = welchTTest(parentKD, control)
         XCTAssertEqual(c.p, w.p); XCTAssertEqual(c.t, w.t); XCTAssertEqual(c.df, w.df)
@@ -90,25 +114,25 @@ final class ReportsTests: XCTestCase {
     }
 
     func testControlOption() {
-        let a = Analysis(handMade(), control: "uniform")
-        XCTAssertEqual(Set(a.comparisons.map(\.teacher)), ["none", "parent"])
-        XCTAssertTrue(a.comparisons.allSatisfy { $0.control == "uniform" })
-        XCTAssertEqual(a.cells.first?.teacher, "uniform", "the control leads its ratio")
+        let a = Analysis(handMade(), control: .noise(.uniform))
+        XCTAssertEqual(Set(a.comparisons.map(\.teacher.description)), ["none", "parent"])
+        XCTAssertTrue(a.comparisons.allSatisfy { $0.control == .noise(.uniform) })
+        XCTAssertEqual(a.cells.first?.teacher, .noise(.uniform), "the control leads its ratio")
     }
 
     func testParentRatiosPerSeedAndAverage() {
         let a = Analysis(handMade())
-        XCTAssertEqual(a.parents.map(\.seed), ["0", "1", "2"])
+        XCTAssertEqual(a.parents.map(\.seed), [0, 1, 2])
         XCTAssertEqual(a.averageRatios.optimal.mean, 0.81, accuracy: 1e-12)
         XCTAssertEqual(a.averageRatios.optimal.sd, 0.01, accuracy: 1e-12)
         XCTAssertEqual(a.averageRatios.k2.n, 3)
     }
 
     func testLastLineOfATaskWins() {
-        let s = ResultSet(records: records([line(task: "x", status: "failed", seed: 0, error: "boom"), line(task: "y", seed: 1),
+        let s = ResultSet(records: records([line(task: "x", status: .failed, seed: 0, error: "boom"), line(task: "y", seed: 1),
                                             line(task: "x", seed: 0, metrics: ["accuracy_after": 0.5])]))
         XCTAssertEqual(s.records.map(\.task), ["x", "y"])
-        XCTAssertEqual(s.records[0].status, "done")
+        XCTAssertEqual(s.records[0].status, .done)
         XCTAssertTrue(s.problems.isEmpty)
     }
 
@@ -151,10 +175,14 @@ final class ReportsTests: XCTestCase {
         let graph = TaskGraph(try SweepFile.parse(sweepText, file: "m.toml"))
         XCTAssertEqual(graph.tasks.count, 6)   // 2 parents, 4 trials
         let d = tempDir()
-        let manifest = try JSONSerialization.data(withJSONObject: ["name": "m", "sweep": sweepText])
+        let manifest = try JSONSerialization.data(withJSONObject: ["name": "m", "sweep": sweepText, "journal_format": 2] as [String: Any])
         try manifest.write(to: URL(fileURLWithPath: d + "/manifest.json"))
         let done = graph.tasks.prefix(4)
-        try done.map { t in line(task: t.id, kind: t.kind.rawValue, seed: Int(t.parameters["seed"]!)!, teacher: t.parameters["teacher"] ?? "none") }
+        try done.map { t in
+            var r = ResultRecord(t, status: .skipped)
+            r.error = "test"
+            return String(decoding: try JSONEncoder().encode(r), as: UTF8.self)
+        }
             .joined(separator: "\n").write(toFile: d + "/results.jsonl", atomically: true, encoding: .utf8)
         let s = try ResultSet.load([d])
         XCTAssertEqual(s.missing.map(\.id), graph.tasks.suffix(2).map(\.id))

@@ -14,8 +14,8 @@ final class DataParallelTests: XCTestCase {
 
         func train(group: DataParallel?) throws -> (loss: Double, weights: [Float]) {
             let m = Model(.lenet5, seed: 4)
-            let sgd = SGD(store: m.store, learningRate: 0.05, momentum: 0.9, weightDecay: 1e-4)
-            let s = try trainEpoch(m, on: data, optimizer: sgd, batchSize: 256, seed: 4, epoch: 0, group: group)
+            let settings = TrainingSettings(epochs: 1, lr: 0.05, momentum: 0.9, weightDecay: 1e-4, batch: 256)
+            let s = try XCTUnwrap(NeuralNet.train(m, on: data, settings: settings, seed: 4, group: group).first)
             var sums = [s.loss * Double(s.examples), Double(s.examples)]
             if group != nil { try world.allreduceSum(&sums) }
             return (sums[0] / sums[1], m.store.flatValues)

@@ -1,4 +1,7 @@
 import Foundation
+import Distillation
+import NeuralNet
+import Pruning
 @testable import Sweep
 import XCTest
 
@@ -48,7 +51,9 @@ final class SweepFileTests: XCTestCase {
         let z = try SweepFile.parse(base + "\"finetune.epochs\" = [1, 2]\nzip = [[\"ratios\", \"finetune.epochs\"]]\n", file: "s.toml")
         let trials = TaskGraph(z).tasks.filter { $0.kind == .trial }
         XCTAssertEqual(trials.count, 2 * 2 * 2)
-        XCTAssertEqual(Set(trials.map { "\($0.parameters["ratio"]!)/\($0.parameters["finetune.epochs"]!)" }), ["0.5/1", "optimal/2"])
+        XCTAssertEqual(Set(trials.compactMap { t in
+            if case .trial(let s) = t.spec { "\(s.ratio)/\(s.finetune.epochs)" } else { nil }
+        }), ["0.5/1", "optimal/2"])
     }
 
     func testTaskIdentityIsItsParameters() throws {
@@ -56,11 +61,18 @@ final class SweepFileTests: XCTestCase {
         // another file with the axes in another order and an extra seed gives the same ids for shared tasks
         let b = TaskGraph(try SweepFile.parse(base.replacingOccurrences(of: "seeds = [0, 1]", with: "seeds = [1, 0, 2]"), file: "b.toml"))
         XCTAssertTrue(Set(a.tasks.map(\.id)).isSubset(of: Set(b.tasks.map(\.id))))
-        let t = a.tasks.first { $0.kind == .trial }!
-        XCTAssertEqual(SweepTask(kind: .trial, parameters: t.parameters, needs: t.needs).id, t.id)
-        var changed = t.parameters
-        changed["finetune.lr"] = "0.02"
-        XCTAssertNotEqual(SweepTask(kind: .trial, parameters: changed).id, t.id)
+        let t = try XCTUnwrap(a.tasks.first { $0.kind == .trial })
+        guard case .trial(var spec) = t.spec else { return XCTFail("not a trial") }
+        XCTAssertEqual(SweepTask(.trial(spec)).id, t.id)
+        XCTAssertEqual(t.needs, [SweepTask(.parent(spec.parent)).id])
+        // the id is the spec's canonical JSON: decoding what the journal holds gives the same task
+        let back = try JSONDecoder().decode(SweepTask.self, from: JSONEncoder().encode(t))
+        XCTAssertEqual(back, t)
+        spec.finetune.lr = 0.02
+        XCTAssertNotEqual(SweepTask(.trial(spec)).id, t.id)
+        spec.finetune.lr = 0.01
+        spec.parent.training.schedule = .constant
+        XCTAssertNotEqual(SweepTask(.trial(spec)).id, t.id, "a trial of another parent is another trial")
     }
 
     func testSchedulerOrdersAndSkips() throws {
@@ -93,16 +105,62 @@ final class SweepFileTests: XCTestCase {
     func testJournalCutsATornLine() throws {
         let path = NSTemporaryDirectory() + "journal-\(UUID().uuidString).jsonl"
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let r = ResultRecord(task: "trial-1", kind: .trial, status: "done", label: "x", parameters: ["a": "b"], metrics: ["m": 0.25])
+        let g = TaskGraph(try SweepFile.parse(base, file: "s.toml"))
+        let r = ResultRecord(g.tasks[0], status: .done, metrics: .train(TrainMetrics(accuracy: 0.25, loss: 1.5, k2: 3)))
         try Journal(path: path).append(r)
         let h = FileHandle(forWritingAtPath: path)!
         h.seekToEndOfFile(); h.write(Data("{\"task\":\"tri".utf8)); h.closeFile()
         XCTAssertEqual(Journal.read(path).bad.map(\.line), [2])
         let j = try Journal(path: path)
-        var r2 = r; r2.task = "trial-2"
+        var r2 = ResultRecord(g.tasks[2], status: .failed, error: "loss diverged")
+        r2.rank = 3
         try j.append(r2)
         let back = Journal.read(path)
         XCTAssertEqual(back.records, [r, r2])
         XCTAssertTrue(back.bad.isEmpty)
+    }
+
+    /// The schedule keys of [parent] and [finetune] reach the specs, are checked
+    /// together (milestones belong to "step") and change the task ids.
+    func testScheduleSettings() throws {
+        let s = try SweepFile.parse(base + "\"finetune.schedule\" = [\"constant\", \"cosine\"]\n", file: "s.toml")
+        let trials = TaskGraph(s).tasks.compactMap { t -> TrialSpec? in if case .trial(let x) = t.spec { x } else { nil } }
+        XCTAssertEqual(Set(trials.map(\.finetune.schedule)), [.constant, .cosine] as Set<ScheduleKind>, "axis over schedules")
+        XCTAssertTrue(trials.allSatisfy { $0.parent.training.schedule == .cosine }, "cosine by default, as prunesweep train")
+        expect("name = \"t\"\n[parent]\nschedule = \"step\"\n", line: 3, "'parent.milestones': schedule \"step\" needs milestones")
+        expect("name = \"t\"\n[axes]\n\"parent.schedule\" = [\"cosine\", \"step\"]\n", line: 3, "needs milestones")
+        expect("name = \"t\"\n[parent]\nschedule = \"cosine\"\nmilestones = [2]\n", line: 4, "apply only to schedule \"step\"")
+        expect("name = \"t\"\n[finetune]\nschedule = \"linear\"\n", line: 3, "unknown schedule 'linear'")
+        expect("name = \"t\"\n[parent]\nschedule = \"step\"\nmilestones = [3, 2]\n", line: 4, "must be increasing")
+        let step = try SweepFile.parse("name = \"t\"\n[parent]\nschedule = \"step\"\nmilestones = [1, 3]\ngamma = 0.5\nwarmup_epochs = 1\n", file: "s.toml")
+        XCTAssertEqual(step.parent, TrainingSettings(epochs: 2, lr: 0.05, schedule: .step, milestones: [1, 3], gamma: 0.5, warmupEpochs: 1))
+    }
+
+    /// A journal prunesweep 0.1.0 wrote (committed fixture: the tiny sweep)
+    /// loads as typed records, and with 0.1.0's constant rate its tasks are
+    /// exactly this version's tasks of the same sweep.
+    func testJournalOfVersion010Loads() throws {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/journal-v1").path
+        let (records, bad) = Journal.read(dir + "/results.jsonl")
+        XCTAssertTrue(bad.isEmpty, "\(bad)")
+        XCTAssertEqual(records.count, 14)
+        XCTAssertTrue(records.allSatisfy { $0.format == 1 && $0.status == .done })
+        let trial = try XCTUnwrap(records.first { $0.kind == .trial })
+        guard case .trial(let spec) = trial.spec, let m = trial.trial else { return XCTFail("not a trial") }
+        XCTAssertEqual(spec.ratio, .fixed(0.5)); XCTAssertEqual(spec.method, .l1); XCTAssertEqual(spec.teacher, TeacherKind.none)
+        XCTAssertEqual(spec.parent.training.schedule, .constant)
+        XCTAssertEqual(m.accuracyAfter, 0.502); XCTAssertEqual(m.sparsityPerTensor["conv2.bias"], 0.3125)
+        XCTAssertEqual(m.parent.agreement, 0.193)
+        XCTAssertEqual(records.filter { $0.kind == .parent }.compactMap { $0.train?.optimalRatio }, [0.79, 0.8])
+
+        let tiny = try String(contentsOfFile: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../sweep/tiny.toml").path, encoding: .utf8)
+        let old = TaskGraph(try SweepFile.parse(tiny, file: "tiny.toml", legacy: true))
+        XCTAssertEqual(Set(old.tasks.map(\.id)), Set(records.map(\.task)), "0.1.0's tasks, by their new ids")
+        let constant = tiny.replacingOccurrences(of: "[parent]\n", with: "[parent]\nschedule = \"constant\"\n")
+            .replacingOccurrences(of: "[finetune]\n", with: "[finetune]\nschedule = \"constant\"\n")
+        XCTAssertEqual(Set(TaskGraph(try SweepFile.parse(constant, file: "tiny.toml")).tasks.map(\.id)), Set(records.map(\.task)))
+        XCTAssertTrue(Set(TaskGraph(try SweepFile.parse(tiny, file: "tiny.toml")).tasks.map(\.id)).isDisjoint(with: records.map(\.task)),
+                      "this version's default schedule trains other parents")
     }
 }

@@ -1,6 +1,6 @@
 /// The architectures prunesweep trains, named as on the command line:
 /// `lenet5` or `mlp:300,100` (hidden widths; input and output come from the data).
-public enum Architecture: Equatable, Sendable, CustomStringConvertible {
+public enum Architecture: Hashable, Sendable, CustomStringConvertible, Codable {
     case lenet5
     case mlp([Int])
 
@@ -21,6 +21,19 @@ public enum Architecture: Equatable, Sendable, CustomStringConvertible {
         case .lenet5: "lenet5"
         case .mlp(let w): "mlp:" + w.map(String.init).joined(separator: ",")
         }
+    }
+
+    /// Encoded as its name, as on the command line.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        do { try self.init(parsing: try c.decode(String.self)) } catch let e as ArchitectureError {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: e.description)
+        }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
     }
 }
 

@@ -10,6 +10,7 @@ public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         for i in 0..<count { body(i) }
         return
     }
+    nonisolated(unsafe) let body = body   // the contract above: each index writes its own memory
     DispatchQueue.concurrentPerform(iterations: workers) { w in
         for i in stride(from: w * count / workers, to: (w + 1) * count / workers, by: 1) { body(i) }
     }

@@ -1,4 +1,3 @@
-import Datasets
 import SeededRandom
 
 /// One named tensor of a model (PyTorch's name and layout), viewing a slice of

@@ -1,0 +1,79 @@
+import Foundation
+
+/// How the learning rate moves over a run: `constant`; `cosine` (from lr to 0
+/// over the run, per epoch: lr * (1 + cos(pi * e / epochs)) / 2); `step`
+/// (lr * gamma^k after the k-th milestone epoch).
+public enum ScheduleKind: String, Codable, Sendable, CaseIterable {
+    case constant, cosine, step
+}
+
+/// Everything that decides how a model trains, apart from the model, the data,
+/// the loss and the seed: what `[parent]` / `[finetune]` in a sweep file and
+/// the training options of every command set.
+public struct TrainingSettings: Codable, Hashable, Sendable {
+    public var epochs: Int
+    public var lr: Double
+    public var momentum: Double
+    public var weightDecay: Double
+    public var batch: Int
+    public var schedule: ScheduleKind
+    /// Epochs (1-based counts of finished epochs) after which `step` multiplies the rate by `gamma`.
+    public var milestones: [Int]
+    public var gamma: Double
+    /// Epochs of linear warm-up, ramped per batch from lr / steps to lr, on top of the schedule.
+    public var warmupEpochs: Int
+
+    public init(epochs: Int, lr: Double, momentum: Double = 0.9, weightDecay: Double = 0, batch: Int = 64,
+                schedule: ScheduleKind = .cosine, milestones: [Int] = [], gamma: Double = 0.1, warmupEpochs: Int = 0) {
+        self.epochs = epochs; self.lr = lr; self.momentum = momentum; self.weightDecay = weightDecay; self.batch = batch
+        self.schedule = schedule; self.milestones = milestones; self.gamma = gamma; self.warmupEpochs = warmupEpochs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case epochs, lr, momentum, batch, schedule, milestones, gamma
+        case weightDecay = "weight_decay", warmupEpochs = "warmup_epochs"
+    }
+
+    /// The first impossible value, named by its sweep-file key.
+    public func validate() throws {
+        func fail(_ key: String, _ message: String) -> TrainingSettingsError { TrainingSettingsError(key: key, message: message) }
+        guard epochs >= 0 else { throw fail("epochs", "must be at least 0, found \(epochs)") }
+        guard epochs <= 1_000_000 else { throw fail("epochs", "must be at most 1000000, found \(epochs)") }
+        guard lr.isFinite, lr > 0 else { throw fail("lr", "must be a positive number, found \(lr)") }
+        guard (0..<1).contains(momentum) else { throw fail("momentum", "must be in [0, 1), found \(momentum)") }
+        guard weightDecay.isFinite, weightDecay >= 0, weightDecay < 1 else { throw fail("weight_decay", "must be in [0, 1), found \(weightDecay)") }
+        guard (1...1 << 20).contains(batch) else { throw fail("batch", "must be in 1...\(1 << 20), found \(batch)") }
+        guard gamma.isFinite, gamma > 0, gamma <= 1 else { throw fail("gamma", "must be in (0, 1], found \(gamma)") }
+        guard (0...1_000_000).contains(warmupEpochs) else { throw fail("warmup_epochs", "must be at least 0, found \(warmupEpochs)") }
+        if schedule == .step {
+            guard !milestones.isEmpty else { throw fail("milestones", "schedule \"step\" needs milestones (epochs after which the rate drops)") }
+            guard milestones.allSatisfy({ $0 >= 1 }), zip(milestones, milestones.dropFirst()).allSatisfy({ $0 < $1 }) else {
+                throw fail("milestones", "must be increasing epoch counts of at least 1, found \(milestones)")
+            }
+        } else if !milestones.isEmpty {
+            throw fail("milestones", "apply only to schedule \"step\" (the schedule is \"\(schedule.rawValue)\")")
+        }
+    }
+
+    /// The rate for batch `batch` of `batches` in epoch `epoch` of this run (0-based).
+    public func learningRate(epoch: Int, batch: Int, batches: Int) -> Float {
+        let factor: Double
+        switch schedule {
+        case .constant: factor = 1
+        case .cosine: factor = 0.5 * (1 + cos(Double.pi * Double(epoch) / Double(max(epochs, 1))))
+        case .step: factor = pow(gamma, Double(milestones.filter { $0 <= epoch }.count))
+        }
+        var rate = Float(lr) * Float(factor)
+        let warmupSteps = warmupEpochs * batches
+        let step = epoch * batches + batch
+        if step < warmupSteps { rate *= Float(step + 1) / Float(warmupSteps) }
+        return rate
+    }
+}
+
+public struct TrainingSettingsError: Error, CustomStringConvertible {
+    /// The setting's sweep-file key (`lr`, `warmup_epochs`, ...).
+    public let key: String
+    public let message: String
+    public var description: String { "\(key): \(message)" }
+}

@@ -1,0 +1,181 @@
+import Distillation
+import Foundation
+import NeuralNet
+import Pruning
+
+/// Where a task's images come from.
+public struct DataSpec: Codable, Hashable, Sendable {
+    public var dir = "/usr/share/datasets/fashion-mnist"
+    public var trainSubset: Int?
+    public var testSubset: Int?
+    enum CodingKeys: String, CodingKey { case dir, trainSubset = "train_subset", testSubset = "test_subset" }
+
+    public init(dir: String = "/usr/share/datasets/fashion-mnist", trainSubset: Int? = nil, testSubset: Int? = nil) {
+        self.dir = dir; self.trainSubset = trainSubset; self.testSubset = testSubset
+    }
+}
+
+/// A model trained from scratch: a parent P_s, or a named teacher trained with seed s.
+public struct TrainSpec: Codable, Hashable, Sendable {
+    public var arch: Architecture
+    public var training: TrainingSettings
+    public var data: DataSpec
+    /// Initialisation and data order.
+    public var seed: UInt64
+
+    public init(arch: Architecture, training: TrainingSettings, data: DataSpec, seed: UInt64) {
+        self.arch = arch; self.training = training; self.data = data; self.seed = seed
+    }
+}
+
+/// What a trial fine-tunes: the pruned parent, or a fresh net distilled from it.
+public enum StudentKind: String, Codable, Hashable, Sendable {
+    case pruned, scratch
+}
+
+/// Hinton's loss: alpha * T^2 * KL(teacher^T || student^T) + (1 - alpha) * CE.
+public struct KDSettings: Codable, Hashable, Sendable {
+    public var temperature = 4.0
+    public var alpha = 0.9
+}
+
+/// One grid point: prune the parent at `ratio` by `method`, then fine-tune
+/// (or distil a fresh student) with `teacher`.
+public struct TrialSpec: Codable, Hashable, Sendable {
+    public var parent: TrainSpec
+    public var ratio: Ratio
+    public var method: PruneMethod
+    public var teacher: TeacherKind
+    public var student: StudentKind
+    public var finetune: TrainingSettings
+    /// Present when a teacher (or the scratch student's pruned teacher) distils.
+    public var kd: KDSettings?
+    /// BLAS threads: results are bit-identical for a fixed count.
+    public var threads: Int
+
+    public var seed: UInt64 { parent.seed }
+
+    /// A named-architecture teacher: trained like the parent, with the trial's seed.
+    public var teacherSpec: TrainSpec? {
+        guard case .model(let arch) = teacher else { return nil }
+        var t = parent
+        t.arch = arch
+        return t
+    }
+}
+
+public enum TaskKind: String, Codable, CaseIterable, Sendable {
+    /// Trains the parent P_s (and resolves its optimal and safe ratios).
+    case parent
+    /// Trains a named teacher model with seed s.
+    case teacher
+    /// Prunes P_s at a ratio and fine-tunes (or distils a fresh student).
+    case trial
+}
+
+/// What a task is. Its canonical encoding (JSON with sorted keys) is what the
+/// task id hashes, and every random stream the task draws derives from it.
+public enum TaskSpec: Hashable, Sendable {
+    case parent(TrainSpec)
+    case teacher(TrainSpec)
+    case trial(TrialSpec)
+
+    public var kind: TaskKind {
+        switch self {
+        case .parent: .parent
+        case .teacher: .teacher
+        case .trial: .trial
+        }
+    }
+
+    /// "parent-" + 16 hex digits of the hash of the canonical encoding.
+    public var id: String {
+        let body: Encodable
+        switch self {
+        case .parent(let t), .teacher(let t): body = t
+        case .trial(let t): body = t
+        }
+        let json = (try? TaskSpec.canonicalEncoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        return kind.rawValue + "-" + String(contentHash(kind.rawValue + "\u{1E}" + json).prefix(16))
+    }
+
+    /// Ids of the tasks whose tensors this one needs: a trial needs its parent, and its teacher when that is a model.
+    public var needs: [String] {
+        guard case .trial(let t) = self else { return [] }
+        return [TaskSpec.parent(t.parent).id] + (t.teacherSpec.map { [TaskSpec.teacher($0).id] } ?? [])
+    }
+
+    public var label: String {
+        switch self {
+        case .parent(let t): "parent seed=\(t.seed)"
+        case .teacher(let t): "teacher \(t.arch) seed=\(t.seed)"
+        case .trial(let t): "trial seed=\(t.seed) ratio=\(t.ratio) method=\(t.method.rawValue) teacher=\(t.teacher)"
+        }
+    }
+
+    static let canonicalEncoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }()
+}
+
+/// One unit of work: a spec and its identity, computed once.
+public struct SweepTask: Codable, Hashable, Sendable {
+    public let id: String
+    public let spec: TaskSpec
+    public let needs: [String]
+
+    public init(_ spec: TaskSpec) {
+        self.spec = spec
+        id = spec.id
+        needs = spec.needs
+    }
+
+    public var kind: TaskKind { spec.kind }
+    public var label: String { spec.label }
+
+    enum CodingKeys: String, CodingKey { case kind, spec }
+
+    /// `{"kind": ..., "spec": {...}}`: the id and needs follow from the spec.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(try TaskSpec.decode(kind: try c.decode(TaskKind.self, forKey: .kind), from: c, key: .spec))
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(kind, forKey: .kind)
+        try spec.encode(into: &c, key: .spec)
+    }
+}
+
+extension TaskSpec {
+    static func decode<K: CodingKey>(kind: TaskKind, from c: KeyedDecodingContainer<K>, key: K) throws -> TaskSpec {
+        switch kind {
+        case .parent: .parent(try c.decode(TrainSpec.self, forKey: key))
+        case .teacher: .teacher(try c.decode(TrainSpec.self, forKey: key))
+        case .trial: .trial(try c.decode(TrialSpec.self, forKey: key))
+        }
+    }
+
+    func encode<K: CodingKey>(into c: inout KeyedEncodingContainer<K>, key: K) throws {
+        switch self {
+        case .parent(let t), .teacher(let t): try c.encode(t, forKey: key)
+        case .trial(let t): try c.encode(t, forKey: key)
+        }
+    }
+}
+
+/// 128-bit FNV-1a (two 64-bit lanes) as 32 hex digits: the identity of a
+/// sweep file or a task's spec. Not cryptographic; stable everywhere.
+public func contentHash(_ bytes: [UInt8]) -> String {
+    var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
+    for x in bytes {
+        a = (a ^ UInt64(x)) &* 0x100_0000_01b3
+        b = (b ^ UInt64(x)) &* 0x100_0000_01b3 ^ (b >> 29)
+    }
+    return String(format: "%016llx%016llx", a, b)
+}
+
+public func contentHash(_ text: String) -> String { contentHash(Array(text.utf8)) }

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// xoshiro256** seeded through SplitMix64. Every stream in prunesweep is named
 /// by the parameters of the task that draws from it (never by the rank), so a
 /// result does not depend on where or alongside what it was computed.
@@ -61,10 +67,5 @@ public struct RandomStream: RandomNumberGenerator, Sendable {
     }
 }
 
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 @inline(__always) private func _log(_ x: Double) -> Double { log(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }

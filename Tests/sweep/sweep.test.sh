@@ -117,6 +117,22 @@ same_parent() {
 }
 check "a sweep parent and prunesweep train with the same settings: bit-identical tensors" same_parent
 
+# Results of prunesweep 0.1.0 (a committed journal of this tiny sweep): run
+# refuses to mix them with the cosine-trained parents of this version and says
+# how to resume; with 0.1.0's constant rate it resumes them with nothing to do.
+old_journal() {
+  mkdir -p "$WORK/old/tiny"
+  cp Tests/SweepTests/Fixtures/journal-v1/results.jsonl "$WORK/old/tiny/"
+  local status=0
+  "$BIN" run "$SWEEP" --results "$WORK/old" 2>"$WORK/old.log" || status=$?
+  [[ $status -eq 2 ]] && grep -q 'written by prunesweep 0.1.0 (journal format 1)' "$WORK/old.log" \
+    && grep -q 'schedule = "constant"' "$WORK/old.log" && [[ $(lines "$WORK/old/tiny/results.jsonl") -eq 14 ]] || return 1
+  sed -e 's/^\[parent\]$/[parent]\nschedule = "constant"/' -e 's/^\[finetune\]$/[finetune]\nschedule = "constant"/' "$SWEEP" >"$WORK/constant.toml"
+  "$BIN" run "$WORK/constant.toml" --results "$WORK/old" 2>"$WORK/old.log" \
+    && grep -q '14 tasks, 14 already done' "$WORK/old.log" && [[ $(lines "$WORK/old/tiny/results.jsonl") -eq 14 ]]
+}
+check "a 0.1.0 journal: run names the version and the fix, then resumes it with constant schedules" old_journal
+
 # SIGKILL one rank of two mid-sweep, then resume with the same command
 kill_rank() {
   local dir=$WORK/k journal=$WORK/k/tiny/results.jsonl

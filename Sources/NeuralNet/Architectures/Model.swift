@@ -1,3 +1,5 @@
+import Foundation
+
 /// The architectures prunesweep trains, named as on the command line:
 /// `lenet5` or `mlp:300,100` (hidden widths; input and output come from the data).
 public enum Architecture: Hashable, Sendable, CustomStringConvertible, Codable {
@@ -42,7 +44,6 @@ public struct ArchitectureError: Error, CustomStringConvertible {
     public var description: String { "unknown architecture '\(text)': expected lenet5 or mlp:W1,W2,... (positive hidden widths)" }
 }
 
-import Foundation
 
 /// A feed-forward network: layers in order, parameters in one flat store.
 /// LeNet5 is the pruning paper's: conv 1->6 k5 pad 2, maxpool 2, conv 6->16 k5,

@@ -71,8 +71,8 @@ public struct Safetensors: Equatable, Sendable {
     /// and so the size of the whole file. Parsed from a prefix of the file that
     /// holds at least the header, so a reader can size its buffers before
     /// reading the data.
-    public struct Layout {
-        public struct Entry { public let name: String; public let dtype: DType; public let shape: [Int]; public let begin: Int; public let end: Int }
+    public struct Layout: Sendable {
+        public struct Entry: Sendable { public let name: String; public let dtype: DType; public let shape: [Int]; public let begin: Int; public let end: Int }
         public let headerEnd: Int          // 8 + header length: where the data section starts
         public let metadata: [String: String]
         public let entries: [Entry]        // sorted by offset, contiguous from 0
@@ -157,14 +157,15 @@ public struct SafetensorsError: Error, CustomStringConvertible {
     public var description: String { "\(source): not a valid safetensors file: \(problem)" }
 }
 
-public enum DType: String, Sendable {
-    case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
+/// The element types of the format (safetensors' list, 8-bit floats included).
+public enum DType: String, Sendable, Codable {
+    case F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8, BOOL
     public var size: Int {
         switch self {
-        case .F64, .I64: 8
-        case .F32, .I32: 4
-        case .F16, .BF16, .I16: 2
-        case .I8, .U8, .BOOL: 1
+        case .F64, .I64, .U64: 8
+        case .F32, .I32, .U32: 4
+        case .F16, .BF16, .I16, .U16: 2
+        case .F8_E4M3, .F8_E5M2, .I8, .U8, .BOOL: 1
         }
     }
 }

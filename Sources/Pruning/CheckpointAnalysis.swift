@@ -1,0 +1,194 @@
+import CKernels
+import Foundation
+import Safetensors
+
+/// Which tensors of a checkpoint are weights to analyse and prune: by default
+/// the notebook's, every floating-point tensor whose name ends in `.weight` or
+/// `.bias`; `include` globs replace that rule, `exclude` globs remove names.
+public struct CheckpointScope: Codable, Sendable {
+    public var include: [String]
+    public var exclude: [String]
+    public init(include: [String] = [], exclude: [String] = []) { self.include = include; self.exclude = exclude }
+
+    static let floating: Set<DType> = [.F32, .F64, .F16, .BF16]
+
+    /// Why `t` is out of scope, or nil.
+    func reason(_ t: Checkpoint.Tensor) -> String? {
+        guard Self.floating.contains(t.dtype) else {
+            return t.dtype.rawValue.hasPrefix("F") ? "dtype \(t.dtype.rawValue) is not read (F32, F64, F16, BF16 are)" : "integer dtype \(t.dtype.rawValue)"
+        }
+        if let g = exclude.first(where: { glob($0, t.name) }) { return "excluded by --exclude \(g)" }
+        if include.isEmpty {
+            guard t.name.hasSuffix(".weight") || t.name.hasSuffix(".bias") else { return "name does not end in .weight or .bias" }
+        } else if !include.contains(where: { glob($0, t.name) }) {
+            return "matches no --include glob"
+        }
+        guard t.count > 0 else { return "empty" }
+        return nil
+    }
+
+    private func glob(_ pattern: String, _ name: String) -> Bool { fnmatch(pattern, name, 0) == 0 }
+}
+
+/// What the analysis says of one tensor.
+public struct TensorFacts: Codable, Sendable {
+    public var name: String
+    public var dtype: DType
+    public var shape: [Int]
+    public var count: Int
+    public var inScope: Bool
+    /// Pearson kurtosis (absent out of scope, or constant).
+    public var kurtosis: Double?
+    /// Why the tensor is out of scope or left out of K2.
+    public var note: String?
+    public var sparsityOptimal: Double?
+    public var sparsitySafe: Double?
+}
+
+/// The paper's data-free analysis of any safetensors checkpoint, streamed: the
+/// global-L1 cosine curve, the utopia-optimal ratio, per-tensor kurtosis, K2
+/// and the safe ratio, with the same rules as `RatioAnalysis` and numbers equal
+/// to a float64 sort-based computation. No whole-model copy, no sort: a
+/// histogram over the magnitudes' bits, refined where the wanted ranks fall.
+public struct CheckpointAnalysis: Codable, Sendable {
+    public var curve: [CurvePoint]
+    public var optimal: Double
+    public var cosineOptimal: Double
+    public var safe: Double?
+    public var cosineSafe: Double?
+    public var safeLog: SafeLog?
+    public var k2: Double?
+    public var problem: String?
+    public var parametersInScope: Int
+    public var parametersOutOfScope: Int
+    public var tensors: [TensorFacts]
+
+    public static func run(_ checkpoint: Checkpoint, scope: CheckpointScope = .init(), group: RankGroup = OneRank()) throws -> CheckpointAnalysis {
+        let reader = try CheckpointReader(checkpoint)
+        var facts = checkpoint.tensors.map { t in
+            TensorFacts(name: t.name, dtype: t.dtype, shape: t.shape, count: t.count, inScope: scope.reason(t) == nil, note: scope.reason(t))
+        }
+        var inScope = facts.indices.filter { facts[$0].inScope }
+        guard !inScope.isEmpty else { throw PruningError("no tensor is in scope (floating point, named *.weight or *.bias, or as --include / --exclude say)") }
+
+        // Pass 1: magnitude bins and power sums; tensors with NaN or infinities leave the scope.
+        var data = ScopedData(reader: reader, tensors: inScope, group: group)
+        var bins: MagnitudeBins, stats: [Double]
+        while true {
+            (bins, stats) = try firstPass(data, group: group)
+            let bad = inScope.filter { stats[6 * $0 + 1] > 0 }
+            if bad.isEmpty { break }
+            for t in bad { facts[t].inScope = false; facts[t].note = "holds \(Int(stats[6 * t + 1])) NaN or infinite values" }
+            inScope.removeAll { bad.contains($0) }
+            guard !inScope.isEmpty else { throw PruningError("no tensor in scope is finite") }
+            data = ScopedData(reader: reader, tensors: inScope, group: group)
+        }
+
+        // Kurtosis per tensor from its power sums about its first value; K2 over the defined ones.
+        var kurtoses: [Double] = []
+        for t in inScope {
+            let n = stats[6 * t], mu = stats[6 * t + 2] / n
+            let (s2, s3, s4) = (stats[6 * t + 3] / n, stats[6 * t + 4] / n, stats[6 * t + 5] / n)
+            let m2 = s2 - mu * mu, m4 = s4 - 4 * mu * s3 + 6 * mu * mu * s2 - 3 * mu * mu * mu * mu
+            if m2 > 0 {
+                facts[t].kurtosis = m4 / (m2 * m2)
+                kurtoses.append(m4 / (m2 * m2))
+            } else {
+                facts[t].note = "constant (zero variance): kurtosis undefined, left out of K2"
+            }
+        }
+        let n = inScope.reduce(0) { $0 + facts[$1].count }
+        let total = bins.count.indices.reduce(0.0) { $0 + MagnitudeSelection.squares(bins.sums[$1], exponent: UInt64($1) >> (data.width == 32 ? 7 : 4), width: data.width) }
+
+        // The curve: the k smallest squares at every ratio.
+        let ks = curveRatios.map { pruneCount($0, of: n) }
+        let found = try MagnitudeSelection.thresholds(ks.filter { $0 > 0 }, bins: bins, data: data, group: group)
+        func cosine(_ pruned: Double) -> Double { total > 0 && total - pruned > 0 ? ((total - pruned) / total).squareRoot() : 0 }
+        var curve: [CurvePoint] = [], j = 0
+        for (r, k) in zip(curveRatios, ks) {
+            if k == 0 { curve.append(CurvePoint(ratio: r, cosine: total > 0 ? 1 : 0)); continue }
+            curve.append(CurvePoint(ratio: r, cosine: k == n ? 0 : cosine(found[j].squares)))
+            j += 1
+        }
+        let optimal = optimalRatio(curve)
+        var a = CheckpointAnalysis(curve: curve, optimal: optimal, cosineOptimal: curve.first { $0.ratio == optimal }?.cosine ?? 0,
+                                   parametersInScope: n, parametersOutOfScope: facts.filter { !$0.inScope }.reduce(0) { $0 + $1.count },
+                                   tensors: facts)
+        do {
+            let k2 = try kurtosisOfKurtoses(kurtoses)
+            a.k2 = k2
+            (a.safe, a.safeLog) = try safeRatio(optimal: optimal, k2: k2)
+        } catch { a.problem = "\(error)" }
+
+        // Sparsity per tensor at the optimal and safe ratios: ties at a threshold go to earlier tensors first.
+        let ratios = [optimal] + (a.safe.map { [$0] } ?? [])
+        let targets = ratios.map { pruneCount($0, of: n) }
+        let cuts = try targets.map { k in k == 0 ? nil : try MagnitudeSelection.thresholds([k], bins: bins, data: data, group: group)[0] }
+        if a.safe != nil { a.cosineSafe = targets[1] == n ? 0 : cuts[1].map { cosine($0.squares) } ?? 1 }
+        let pruned = try prunedPerTensor(cuts, data: data, group: group)
+        for (i, t) in inScope.enumerated() {
+            facts[t].sparsityOptimal = Double(pruned[0][i]) / Double(max(1, facts[t].count))
+            if a.safe != nil { facts[t].sparsitySafe = Double(pruned[1][i]) / Double(max(1, facts[t].count)) }
+        }
+        a.tensors = facts
+        return a
+    }
+
+    /// Bins of every in-scope tensor, and per checkpoint tensor [count, non-finite, sum d, d^2, d^3, d^4] with d = x - its first value.
+    static func firstPass(_ data: ScopedData, group: RankGroup) throws -> (MagnitudeBins, [Double]) {
+        var stats = [Double](repeating: 0, count: 6 * data.reader.checkpoint.tensors.count)
+        var local = [ps_bin](repeating: ps_bin(), count: 1 << 15)
+        try local.withUnsafeMutableBufferPointer { bins in
+            for t in data.mine {
+                var powers = [Double](repeating: 0, count: 4), bad: Int64 = 0
+                var first: Double?
+                try data.visit(t) { chunk in
+                    switch chunk {
+                    case .f32(let x, let n):
+                        if first == nil { first = Double(x[0]) }
+                        bad += ps_level1_f32(x, Int64(n), bins.baseAddress, first ?? 0, &powers)
+                    case .f64(let x, let n):
+                        if first == nil { first = x[0] }
+                        bad += ps_level1_f64(x, Int64(n), bins.baseAddress, first ?? 0, &powers)
+                    }
+                }
+                // a NaN or infinite first value spoils the sums, and `bad` counts it
+                stats.replaceSubrange(6 * t..<6 * t + 6, with: [Double(data.reader.checkpoint.tensors[t].count - Int(bad)), Double(bad)] + powers)
+            }
+        }
+        try group.allreduceSum(&stats)
+        return (try local.withUnsafeBufferPointer { try MagnitudeBins($0).reduced(group) }, stats)
+    }
+
+    /// Entries pruned per in-scope tensor (in `data.tensors` order) for each cut:
+    /// those below the threshold key, then ties at it in checkpoint order.
+    static func prunedPerTensor(_ cuts: [Threshold?], data: ScopedData, group: RankGroup) throws -> [[Int]] {
+        let keys = cuts.map { $0?.key ?? 0 }
+        var counts = [Double](repeating: 0, count: 2 * keys.count * data.tensors.count)   // [cut][tensor][below, at]
+        let mine = Set(data.mine)
+        for (i, t) in data.tensors.enumerated() where mine.contains(t) && cuts.contains(where: { $0 != nil }) {
+            var below = [Int64](repeating: 0, count: keys.count), at = below
+            try data.visit(t) { chunk in
+                switch chunk {
+                case .f32(let x, let n): ps_count_f32(x, Int64(n), keys, Int64(keys.count), &below, &at)
+                case .f64(let x, let n): ps_count_f64(x, Int64(n), keys, Int64(keys.count), &below, &at)
+                }
+            }
+            for c in keys.indices {
+                counts[2 * (c * data.tensors.count + i)] = Double(below[c])
+                counts[2 * (c * data.tensors.count + i) + 1] = Double(at[c])
+            }
+        }
+        try group.allreduceSum(&counts)
+        return cuts.enumerated().map { c, cut in
+            guard let cut else { return [Int](repeating: 0, count: data.tensors.count) }
+            var ties = cut.atKey
+            return data.tensors.indices.map { i in
+                let base = 2 * (c * data.tensors.count + i)
+                let take = min(ties, Int(counts[base + 1]))
+                ties -= take
+                return Int(counts[base]) + take
+            }
+        }
+    }
+}

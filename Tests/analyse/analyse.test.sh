@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# prunesweep analyse on checkpoints Python's safetensors writes (fp32, fp16,
+# bf16, f64, a sharded one with an index; an integer buffer, an all-zero
+# bias, a tensor outside the default scope): every figure against an
+# independent float64 sort-based analysis in numpy, the same results on 1, 2
+# and 3 ranks, and broken files refused by name. Needs a release build.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source Tests/lib.sh
+
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=self,vader \
+  OMPI_MCA_oob_tcp_if_include=lo OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_rmaps_base_oversubscribe=1
+
+python3 Tests/analyse/checkpoints.py make "$WORK/ck"
+CHECKPOINTS=(fp32.safetensors fp16.safetensors bf16.safetensors f64.safetensors sharded)
+
+analyse() { "$BIN" analyse "$WORK/ck/$1" --out "$WORK/out-$2" >"$WORK/$2.log" 2>&1; }
+for c in "${CHECKPOINTS[@]}"; do
+  check "$c: analyse runs" analyse "$c" "$c"
+  check "$c: curve, optimal, K2, safe, kurtosis and sparsity equal numpy's" python3 Tests/analyse/checkpoints.py check "$WORK/ck/$c" "$WORK/out-$c"
+done
+check "left-out tensors are named with the reason" bash -c "
+  grep -q 'left out: position_ids (I64 \[64\]): integer dtype I64' '$WORK/fp32.safetensors.log' &&
+  grep -q 'left out of K2: conv2.bias .*constant' '$WORK/fp32.safetensors.log' &&
+  grep -q 'left out: running_stats .*does not end in .weight or .bias' '$WORK/fp32.safetensors.log'"
+negative_control() {   # the comparison can fail: K2 off by one part in a million
+  cp -r "$WORK/out-fp32.safetensors" "$WORK/off"
+  python3 -c "import json; p = '$WORK/off/summary.json'; s = json.load(open(p)); s['k2'] *= 1 + 1e-6; json.dump(s, open(p, 'w'))"
+  ! python3 Tests/analyse/checkpoints.py check "$WORK/ck/fp32.safetensors" "$WORK/off" 2>/dev/null
+}
+check "the reference check catches a K2 off by 1e-6" negative_control
+check "a tensor holding NaN leaves the scope, named" bash -c "
+  '$BIN' analyse '$WORK/ck/nan.safetensors' --out '$WORK/nan' | grep -q 'left out: fc2.weight .*holds 1 NaN or infinite values' &&
+  ! grep -qi nan '$WORK/nan/curve.csv'"
+check "every output file is written" bash -c "for f in summary.json curve.csv tensors.csv tensors.md pareto.svg; do test -s '$WORK/out-sharded/'\$f || exit 1; done"
+check "--exclude takes a tensor out of the scope" bash -c "
+  '$BIN' analyse '$WORK/ck/fp32.safetensors' --exclude 'fc1.*' --out '$WORK/ex' >/dev/null &&
+  python3 -c \"import json; s = json.load(open('$WORK/ex/summary.json')); assert s['parametersInScope'] == 51616 - 48120, s['parametersInScope']\""
+
+same_on_ranks() {
+  local c=$1 n=$2 f
+  timeout 300 mpirun -np "$n" "$BIN" analyse "$WORK/ck/$c" --out "$WORK/mpi$n-$c" >/dev/null 2>&1 || return 1
+  for f in curve.csv tensors.csv tensors.md; do cmp -s "$WORK/out-$c/$f" "$WORK/mpi$n-$c/$f" || return 1; done
+  cmp -s <(grep -v '"ranks"' "$WORK/out-$c/summary.json") <(grep -v '"ranks"' "$WORK/mpi$n-$c/summary.json")
+}
+for n in 2 3; do
+  for c in fp32.safetensors bf16.safetensors sharded; do
+    check "$c on $n ranks: the same files as on 1" same_on_ranks "$c" "$n"
+  done
+done
+
+# refused: exit 2, a message naming the file (and the tensor), no output directory
+refused() {
+  local file=$1 pattern=$2 status=0
+  "$BIN" analyse "$WORK/ck/bad/$file" --out "$WORK/bad-out" >/dev/null 2>"$WORK/err" || status=$?
+  if [[ $status -eq 2 ]] && grep -Eq -- "$pattern" "$WORK/err" && [[ ! -e $WORK/bad-out ]]; then return 0; fi
+  cat "$WORK/err" >&2
+  return 1
+}
+check "truncated file" refused truncated.safetensors "truncated.safetensors: .*truncated"
+check "overlapping offsets" refused overlap.safetensors "overlap.safetensors: .*'fc1.weight' overlaps"
+check "offsets beyond the file" refused beyond.safetensors "beyond.safetensors: .*'fc1.weight'"
+check "shape and size disagree" refused shape.safetensors "shape.safetensors: .*'fc1.weight'.*\[121, 400\]"
+check "header too large" refused huge-header.safetensors "huge-header.safetensors: .*header"
+check "header not JSON" refused not-json.safetensors "not-json.safetensors: .*not valid JSON"
+check "a shard listed in the index is missing" refused missing-shard "model-00002-of-00002.safetensors is listed .* but missing"
+check "shellcheck" shellcheck -x Tests/analyse/analyse.test.sh
+finish

@@ -30,6 +30,20 @@ public struct CheckpointScope: Codable, Sendable {
     private func glob(_ pattern: String, _ name: String) -> Bool { fnmatch(pattern, name, 0) == 0 }
 }
 
+/// Where a global-L1 prune of a checkpoint cuts: every in-scope entry whose
+/// magnitude key is below `key` goes, and of those equal to it, the first
+/// `ties[tensor]` of each tensor (by index).
+public struct PruneCut: Sendable {
+    public var ratio: Double
+    /// Entries pruned: round(ratio x in-scope entries).
+    public var count: Int
+    public var width: Int
+    /// nil when nothing is pruned.
+    public var key: UInt64?
+    /// Checkpoint tensor index -> ties to prune at the key (in-scope tensors only).
+    public var ties: [Int: Int]
+}
+
 /// What the analysis says of one tensor.
 public struct TensorFacts: Codable, Sendable {
     public var name: String
@@ -63,7 +77,16 @@ public struct CheckpointAnalysis: Codable, Sendable {
     public var parametersOutOfScope: Int
     public var tensors: [TensorFacts]
 
-    public static func run(_ checkpoint: Checkpoint, scope: CheckpointScope = .init(), group: RankGroup = OneRank()) throws -> CheckpointAnalysis {
+    /// Where `cutAt` prunes (absent unless asked for).
+    public var cut: PruneCut?
+
+    enum CodingKeys: String, CodingKey {
+        case curve, optimal, cosineOptimal, safe, cosineSafe, safeLog, k2, problem, parametersInScope, parametersOutOfScope, tensors
+    }
+
+    /// `cutAt`: also find where that ratio prunes, for `CheckpointPruning`.
+    public static func run(_ checkpoint: Checkpoint, scope: CheckpointScope = .init(), group: RankGroup = OneRank(),
+                           cutAt: Ratio? = nil) throws -> CheckpointAnalysis {
         let reader = try CheckpointReader(checkpoint)
         var facts = checkpoint.tensors.map { t in
             TensorFacts(name: t.name, dtype: t.dtype, shape: t.shape, count: t.count, inScope: scope.reason(t) == nil, note: scope.reason(t))
@@ -120,18 +143,37 @@ public struct CheckpointAnalysis: Codable, Sendable {
             (a.safe, a.safeLog) = try safeRatio(optimal: optimal, k2: k2)
         } catch { a.problem = "\(error)" }
 
-        // Sparsity per tensor at the optimal and safe ratios: ties at a threshold go to earlier tensors first.
-        let ratios = [optimal] + (a.safe.map { [$0] } ?? [])
+        // Sparsity per tensor at the optimal and safe ratios (and the cut asked for): ties at a
+        // threshold go to earlier tensors first, then lower indices.
+        let cutRatio = try cutAt.map { r in
+            do { return try a.resolve(r) } catch { throw PruningError("--ratio \(r): \(error)") }
+        }
+        let ratios = [optimal] + (a.safe.map { [$0] } ?? []) + (cutRatio.map { [$0] } ?? [])
         let targets = ratios.map { pruneCount($0, of: n) }
         let cuts = try targets.map { k in k == 0 ? nil : try MagnitudeSelection.thresholds([k], bins: bins, data: data, group: group)[0] }
         if a.safe != nil { a.cosineSafe = targets[1] == n ? 0 : cuts[1].map { cosine($0.squares) } ?? 1 }
         let pruned = try prunedPerTensor(cuts, data: data, group: group)
         for (i, t) in inScope.enumerated() {
-            facts[t].sparsityOptimal = Double(pruned[0][i]) / Double(max(1, facts[t].count))
-            if a.safe != nil { facts[t].sparsitySafe = Double(pruned[1][i]) / Double(max(1, facts[t].count)) }
+            facts[t].sparsityOptimal = Double(pruned[0][i].below + pruned[0][i].ties) / Double(max(1, facts[t].count))
+            if a.safe != nil { facts[t].sparsitySafe = Double(pruned[1][i].below + pruned[1][i].ties) / Double(max(1, facts[t].count)) }
         }
         a.tensors = facts
+        if let r = cutRatio, let last = pruned.last {
+            a.cut = PruneCut(ratio: r, count: targets.last ?? 0, width: data.width, key: cuts.last??.key,
+                             ties: Dictionary(uniqueKeysWithValues: zip(inScope, last.map(\.ties))))
+        }
         return a
+    }
+
+    /// The ratio a `Ratio` stands for on this checkpoint.
+    public func resolve(_ r: Ratio) throws -> Double {
+        switch r {
+        case .fixed(let x): return x
+        case .optimal: return optimal
+        case .safe:
+            guard let safe else { throw PruningError("no safe ratio: \(problem ?? "K2 is undefined")") }
+            return safe
+        }
     }
 
     /// Bins of every in-scope tensor, and per checkpoint tensor [count, non-finite, sum d, d^2, d^3, d^4] with d = x - its first value.
@@ -161,8 +203,8 @@ public struct CheckpointAnalysis: Codable, Sendable {
     }
 
     /// Entries pruned per in-scope tensor (in `data.tensors` order) for each cut:
-    /// those below the threshold key, then ties at it in checkpoint order.
-    static func prunedPerTensor(_ cuts: [Threshold?], data: ScopedData, group: RankGroup) throws -> [[Int]] {
+    /// those below the threshold key, and of the ties at it, the first ones in checkpoint order.
+    static func prunedPerTensor(_ cuts: [Threshold?], data: ScopedData, group: RankGroup) throws -> [[(below: Int, ties: Int)]] {
         let keys = cuts.map { $0?.key ?? 0 }
         var counts = [Double](repeating: 0, count: 2 * keys.count * data.tensors.count)   // [cut][tensor][below, at]
         let mine = Set(data.mine)
@@ -181,13 +223,13 @@ public struct CheckpointAnalysis: Codable, Sendable {
         }
         try group.allreduceSum(&counts)
         return cuts.enumerated().map { c, cut in
-            guard let cut else { return [Int](repeating: 0, count: data.tensors.count) }
+            guard let cut else { return [(below: Int, ties: Int)](repeating: (0, 0), count: data.tensors.count) }
             var ties = cut.atKey
             return data.tensors.indices.map { i in
                 let base = 2 * (c * data.tensors.count + i)
                 let take = min(ties, Int(counts[base + 1]))
                 ties -= take
-                return Int(counts[base]) + take
+                return (Int(counts[base]), take)
             }
         }
     }

@@ -51,6 +51,26 @@ for n in 2 3; do
   done
 done
 
+# prune: the checkpoint's own layout, exactly round(r n) entries zeroed as the reference picks them
+prune_checkpoint() {
+  rm -rf "$WORK/pruned"
+  "$BIN" prune "$WORK/ck/$1" --ratio "$2" --save-masks --out "$WORK/pruned" >"$WORK/prune.log" 2>&1 &&
+    python3 Tests/analyse/checkpoints.py check-prune "$WORK/ck/$1" "$WORK/pruned" "$2"
+}
+for c in fp32.safetensors bf16.safetensors sharded; do
+  for r in 0.7 optimal; do check "prune $c at $r: layout kept, the reference's entries zeroed, masks" prune_checkpoint "$c" "$r"; done
+done
+for c in fp16.safetensors f64.safetensors; do check "prune $c at optimal" prune_checkpoint "$c" optimal; done
+check "Python's safetensors loads the pruned shards" python3 -c "
+import glob; from safetensors.numpy import load_file
+files = glob.glob('$WORK/pruned/*.safetensors')
+assert files and all(load_file(f) for f in files)"
+check "with --arch, a PyTorch-named LeNet5 in fp16 is loaded, pruned and fine-tuned" bash -c "
+  '$BIN' prune '$WORK/ck/lenet5-torch.safetensors' --arch lenet5 --ratio 0.5 --epochs 1 --train-subset 1000 --test-subset 500 --out '$WORK/lenet' >/dev/null &&
+  test -s '$WORK/lenet/finetuned.safetensors' && python3 -c \"import json; s = json.load(open('$WORK/lenet/summary.json')); assert s['ratio'] == 0.5 and s['finetuned'], s\""
+check "prune of a truncated checkpoint: non-zero exit, no output" bash -c "
+  ! '$BIN' prune '$WORK/ck/bad/truncated.safetensors' --out '$WORK/nothing' 2>'$WORK/err' && grep -q truncated '$WORK/err' && test ! -e '$WORK/nothing'"
+
 # refused: exit 2, a message naming the file (and the tensor), no output directory
 refused() {
   local file=$1 pattern=$2 status=0

@@ -80,6 +80,10 @@ def make(d):
         weight_map.update({k: file for k in part})
     with open(f"{d}/sharded/model.safetensors.index.json", "w") as f:
         json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f)
+    # LeNet5 under PyTorch's names, as PyTorch would save it (no prunesweep metadata), in fp16
+    lenet = {"conv1.weight": (6, 1, 5, 5), "conv1.bias": (6,), "conv2.weight": (16, 6, 5, 5), "conv2.bias": (16,),
+             "fc1.weight": (120, 400), "fc1.bias": (120,), "fc2.weight": (84, 120), "fc2.bias": (84,), "fc3.weight": (10, 84), "fc3.bias": (10,)}
+    save_file({k: heavy(v, 0.05).astype(np.float16) for k, v in lenet.items()}, f"{d}/lenet5-torch.safetensors", metadata={"format": "pt"})
     with_nan = {k: v.astype(np.float32) for k, v in m.items() if v.dtype != np.int64}
     with_nan["fc2.weight"][3, 7] = np.nan
     save_file(with_nan, f"{d}/nan.safetensors")
@@ -217,5 +221,76 @@ def check(path, out):
     sys.exit(1 if problems else 0)
 
 
+def raw_tensors(path):
+    """name -> (dtype, shape, bytes, file name) and file name -> metadata, as stored."""
+    out, meta = {}, {}
+    files = [path] if os.path.isfile(path) else [f"{path}/{f}" for f in sorted(os.listdir(path)) if f.endswith(".safetensors")]
+    for f in files:
+        raw = open(f, "rb").read()
+        n = struct.unpack("<Q", raw[:8])[0]
+        header = json.loads(raw[8:8 + n])
+        meta[os.path.basename(f)] = header.pop("__metadata__", {})
+        for name, e in header.items():
+            b, end = e["data_offsets"]
+            out[name] = (e["dtype"], e["shape"], raw[8 + n + b:8 + n + end], os.path.basename(f))
+    return out, meta
+
+
+def check_prune(path, out, ratio):
+    """The pruned checkpoint: same layout, names, dtypes, shapes and metadata; exactly the
+    reference's round(r n) smallest magnitudes zeroed (ties: earlier tensor, lower index),
+    masks saying so, everything else bit for bit."""
+    ref = reference(path)
+    r = ref["optimal"] if ratio == "optimal" else float(ratio)
+    tensors = [(n, a) for n, dt, a in read_checkpoint(path) if a is not None and a.size > 0 and n.endswith((".weight", ".bias"))]
+    flat = np.concatenate([a for _, a in tensors])
+    k = min(flat.size, max(0, int(math.floor(r * flat.size + 0.5))))
+    pruned = np.zeros(flat.size, dtype=bool)
+    pruned[np.argsort(np.abs(flat), kind="stable")[:k]] = True
+    want, at = {}, 0
+    for name, a in tensors:
+        want[name] = pruned[at:at + a.size]
+        at += a.size
+    before, meta_before = raw_tensors(path)
+    after, meta_after = raw_tensors(out)
+    masks, _ = raw_tensors(f"{out}/masks")
+    problems = []
+    if sorted(before) != sorted(after):
+        problems.append("tensor names differ")
+    if sorted(meta_before) != sorted(meta_after):
+        problems.append(f"files differ: {sorted(meta_before)} vs {sorted(meta_after)}")
+    for f, m in meta_before.items():
+        if any(meta_after.get(f, {}).get(key) != v for key, v in m.items()) or meta_after.get(f, {}).get("prune_method") != "l1":
+            problems.append(f"{f}: metadata {meta_after.get(f)} does not keep {m} and add the provenance")
+    zeroed = 0
+    for name, (dt, shape, data, f) in before.items():
+        dt2, shape2, data2, f2 = after[name]
+        if (dt, shape, f) != (dt2, shape2, f2):
+            problems.append(f"{name}: {dt} {shape} in {f} became {dt2} {shape2} in {f2}")
+            continue
+        if name not in want:
+            if data != data2:
+                problems.append(f"{name}: out of scope but changed")
+            continue
+        size = {"F32": 4, "F16": 2, "BF16": 2, "F64": 8}[dt]
+        old = np.frombuffer(data, np.dtype(f"V{size}"))
+        new = np.frombuffer(data2, np.dtype(f"V{size}"))
+        zero = np.frombuffer(b"\0" * size, np.dtype(f"V{size}"))[0]
+        mask = np.frombuffer(masks[name][2], np.uint8)
+        if not np.array_equal(mask == 0, want[name]):
+            problems.append(f"{name}: mask differs from the reference's prune in {int(np.sum((mask == 0) != want[name]))} places")
+        if not (np.all(new[want[name]] == zero) and np.array_equal(new[~want[name]], old[~want[name]])):
+            problems.append(f"{name}: pruned entries not zero or kept entries changed")
+        zeroed += int(np.sum(mask == 0))
+    if zeroed != k:
+        problems.append(f"{zeroed} entries pruned, round(r n) = {k}")
+    if os.path.exists(f"{path}/model.safetensors.index.json") and open(f"{path}/model.safetensors.index.json").read() != open(f"{out}/model.safetensors.index.json").read():
+        problems.append("index differs")
+    for p in problems:
+        print(p, file=sys.stderr)
+    sys.exit(1 if problems else 0)
+
+
 if __name__ == "__main__":
-    {"make": lambda: make(sys.argv[2]), "check": lambda: check(sys.argv[2], sys.argv[3])}[sys.argv[1]]()
+    {"make": lambda: make(sys.argv[2]), "check": lambda: check(sys.argv[2], sys.argv[3]),
+     "check-prune": lambda: check_prune(sys.argv[2], sys.argv[3], sys.argv[4])}[sys.argv[1]]()

@@ -104,6 +104,15 @@ REFINE(ps_refine_f64, double, key64, significand64)
 COUNT(ps_count_f32, float, key32)
 COUNT(ps_count_f64, double, key64)
 
+CLONED void ps_histogram_u16(const uint16_t *x, int64_t n, uint64_t *hist, uint32_t *scratch) {
+    memset(scratch, 0, 4 * 65536 * sizeof(uint32_t));
+    uint32_t *h0 = scratch, *h1 = h0 + 65536, *h2 = h1 + 65536, *h3 = h2 + 65536;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) { h0[x[i]]++; h1[x[i + 1]]++; h2[x[i + 2]]++; h3[x[i + 3]]++; }
+    for (; i < n; i++) h0[x[i]]++;
+    for (int j = 0; j < 65536; j++) hist[j] += (uint64_t)h0[j] + h1[j] + h2[j] + h3[j];
+}
+
 // The key of raw element i of a dtype, at width 32 or 64.
 static inline uint64_t raw_key(const void *x, int dtype, int64_t i, int width) {
     double d;
@@ -117,13 +126,25 @@ static inline uint64_t raw_key(const void *x, int dtype, int64_t i, int width) {
     return key64(d);
 }
 
-void ps_prune(void *x, int dtype, int64_t n, uint64_t t, int width, int64_t *ties, uint8_t *mask) {
+// One element: zero it if its key is below t, or equal while ties remain.
+#define PRUNE_STEP(keyexpr, zeroexpr)                                    \
+    {                                                                    \
+        uint64_t k_ = (keyexpr);                                         \
+        int z_ = k_ < t;                                                 \
+        if (k_ == t && *ties > 0) { (*ties)--; z_ = 1; }                 \
+        if (z_) { zeroexpr; }                                            \
+        if (mask) mask[i] = (uint8_t)!z_;                                \
+    }
+
+CLONED void ps_prune(void *x, int dtype, int64_t n, uint64_t t, int width, int64_t *ties, uint8_t *mask) {
     static const int size[] = {4, 8, 2, 2};
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t k = raw_key(x, dtype, i, width);
-        int zero = k < t || (k == t && *ties > 0);
-        if (k == t && zero) (*ties)--;
-        if (zero) memset((char *)x + size[dtype] * i, 0, (size_t)size[dtype]);
-        if (mask) mask[i] = !zero;
+    if (width == 32 && dtype == 3) {   // BF16: the key is the bits, shifted
+        uint16_t *p = x;
+        for (int64_t i = 0; i < n; i++) PRUNE_STEP((uint64_t)(p[i] & 0x7FFFu) << 16, p[i] = 0)
+    } else if (width == 32 && dtype == 0) {
+        uint32_t *p = x;
+        for (int64_t i = 0; i < n; i++) PRUNE_STEP(p[i] & 0x7FFFFFFFu, p[i] = 0)
+    } else {
+        for (int64_t i = 0; i < n; i++) PRUNE_STEP(raw_key(x, dtype, i, width), memset((char *)x + size[dtype] * i, 0, (size_t)size[dtype]))
     }
 }

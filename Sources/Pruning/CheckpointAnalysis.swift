@@ -94,38 +94,24 @@ public struct CheckpointAnalysis: Codable, Sendable {
         var inScope = facts.indices.filter { facts[$0].inScope }
         guard !inScope.isEmpty else { throw PruningError("no tensor is in scope (floating point, named *.weight or *.bias, or as --include / --exclude say)") }
 
-        // Pass 1: magnitude bins and power sums; tensors with NaN or infinities leave the scope.
-        var data = ScopedData(reader: reader, tensors: inScope, group: group)
-        var bins: MagnitudeBins, stats: [Double]
-        while true {
-            (bins, stats) = try firstPass(data, group: group)
-            let bad = inScope.filter { stats[6 * $0 + 1] > 0 }
-            if bad.isEmpty { break }
-            for t in bad { facts[t].inScope = false; facts[t].note = "holds \(Int(stats[6 * t + 1])) NaN or infinite values" }
-            inScope.removeAll { bad.contains($0) }
-            guard !inScope.isEmpty else { throw PruningError("no tensor in scope is finite") }
-            data = ScopedData(reader: reader, tensors: inScope, group: group)
-        }
-
-        // Kurtosis per tensor from its power sums about its first value; K2 over the defined ones.
+        // One pass: what the curve needs, and each tensor's [count, non-finite, kurtosis, defined];
+        // tensors with NaN or infinities leave the scope.
+        let (magnitudes, stats) = try firstPass(reader: reader, inScope: &inScope, facts: &facts, group: group)
         var kurtoses: [Double] = []
         for t in inScope {
-            let n = stats[6 * t], mu = stats[6 * t + 2] / n
-            let (s2, s3, s4) = (stats[6 * t + 3] / n, stats[6 * t + 4] / n, stats[6 * t + 5] / n)
-            let m2 = s2 - mu * mu, m4 = s4 - 4 * mu * s3 + 6 * mu * mu * s2 - 3 * mu * mu * mu * mu
-            if m2 > 0 {
-                facts[t].kurtosis = m4 / (m2 * m2)
-                kurtoses.append(m4 / (m2 * m2))
+            if stats[4 * t + 3] > 0 {
+                facts[t].kurtosis = stats[4 * t + 2]
+                kurtoses.append(stats[4 * t + 2])
             } else {
                 facts[t].note = "constant (zero variance): kurtosis undefined, left out of K2"
             }
         }
         let n = inScope.reduce(0) { $0 + facts[$1].count }
-        let total = bins.count.indices.reduce(0.0) { $0 + MagnitudeSelection.squares(bins.sums[$1], exponent: UInt64($1) >> (data.width == 32 ? 7 : 4), width: data.width) }
+        let total = magnitudes.total
 
         // The curve: the k smallest squares at every ratio.
         let ks = curveRatios.map { pruneCount($0, of: n) }
-        let found = try MagnitudeSelection.thresholds(ks.filter { $0 > 0 }, bins: bins, data: data, group: group)
+        let found = try magnitudes.thresholds(ks.filter { $0 > 0 })
         func cosine(_ pruned: Double) -> Double { total > 0 && total - pruned > 0 ? ((total - pruned) / total).squareRoot() : 0 }
         var curve: [CurvePoint] = [], j = 0
         for (r, k) in zip(curveRatios, ks) {
@@ -150,16 +136,16 @@ public struct CheckpointAnalysis: Codable, Sendable {
         }
         let ratios = [optimal] + (a.safe.map { [$0] } ?? []) + (cutRatio.map { [$0] } ?? [])
         let targets = ratios.map { pruneCount($0, of: n) }
-        let cuts = try targets.map { k in k == 0 ? nil : try MagnitudeSelection.thresholds([k], bins: bins, data: data, group: group)[0] }
+        let cuts = try targets.map { k in k == 0 ? nil : try magnitudes.thresholds([k])[0] }
         if a.safe != nil { a.cosineSafe = targets[1] == n ? 0 : cuts[1].map { cosine($0.squares) } ?? 1 }
-        let pruned = try prunedPerTensor(cuts, data: data, group: group)
+        let pruned = try prunedPerTensor(cuts, magnitudes.counts(cuts.map { $0?.key ?? 0 }))
         for (i, t) in inScope.enumerated() {
             facts[t].sparsityOptimal = Double(pruned[0][i].below + pruned[0][i].ties) / Double(max(1, facts[t].count))
             if a.safe != nil { facts[t].sparsitySafe = Double(pruned[1][i].below + pruned[1][i].ties) / Double(max(1, facts[t].count)) }
         }
         a.tensors = facts
         if let r = cutRatio, let last = pruned.last {
-            a.cut = PruneCut(ratio: r, count: targets.last ?? 0, width: data.width, key: cuts.last??.key,
+            a.cut = PruneCut(ratio: r, count: targets.last ?? 0, width: magnitudes.width, key: cuts.last??.key,
                              ties: Dictionary(uniqueKeysWithValues: zip(inScope, last.map(\.ties))))
         }
         return a
@@ -176,9 +162,31 @@ public struct CheckpointAnalysis: Codable, Sendable {
         }
     }
 
-    /// Bins of every in-scope tensor, and per checkpoint tensor [count, non-finite, sum d, d^2, d^3, d^4] with d = x - its first value.
-    static func firstPass(_ data: ScopedData, group: RankGroup) throws -> (MagnitudeBins, [Double]) {
-        var stats = [Double](repeating: 0, count: 6 * data.reader.checkpoint.tensors.count)
+    /// The first pass: the 16-bit path when every tensor in scope is BF16 or F16, else
+    /// first-level bins and power sums (again without the tensors found to hold NaN).
+    static func firstPass(reader: CheckpointReader, inScope: inout [Int], facts: inout [TensorFacts], group: RankGroup) throws -> (Magnitudes, [Double]) {
+        let all = reader.checkpoint.tensors
+        while true {
+            let data = ScopedData(reader: reader, tensors: inScope, group: group)
+            let (magnitudes, stats): (Magnitudes, [Double])
+            if inScope.allSatisfy({ all[$0].dtype == .BF16 || all[$0].dtype == .F16 }) {
+                (magnitudes, stats) = try HalfMagnitudes.read(data, group: group)
+            } else {
+                let (bins, s) = try binsAndMoments(data, group: group)
+                (magnitudes, stats) = (StreamedMagnitudes(data: data, bins: bins, group: group), s)
+            }
+            let bad = inScope.filter { stats[4 * $0 + 1] > 0 }
+            for t in bad { facts[t].inScope = false; facts[t].note = "holds \(Int(stats[4 * t + 1])) NaN or infinite values" }
+            inScope.removeAll { bad.contains($0) }
+            guard !inScope.isEmpty else { throw PruningError("no tensor in scope is finite") }
+            if bad.isEmpty || magnitudes is HalfMagnitudes { return (magnitudes, stats) }
+        }
+    }
+
+    /// First-level bins of every in-scope tensor, and per checkpoint tensor [count, non-finite, kurtosis, defined]:
+    /// kurtosis from power sums about the tensor's first value (one pass, no cancellation to speak of).
+    static func binsAndMoments(_ data: ScopedData, group: RankGroup) throws -> (MagnitudeBins, [Double]) {
+        var stats = [Double](repeating: 0, count: 4 * data.reader.checkpoint.tensors.count)
         var local = [ps_bin](repeating: ps_bin(), count: 1 << 15)
         try local.withUnsafeMutableBufferPointer { bins in
             for t in data.mine {
@@ -195,41 +203,26 @@ public struct CheckpointAnalysis: Codable, Sendable {
                     }
                 }
                 // a NaN or infinite first value spoils the sums, and `bad` counts it
-                stats.replaceSubrange(6 * t..<6 * t + 6, with: [Double(data.reader.checkpoint.tensors[t].count - Int(bad)), Double(bad)] + powers)
+                let n = Double(data.reader.checkpoint.tensors[t].count - Int(bad)), mu = powers[0] / n
+                let (s2, s3, s4) = (powers[1] / n, powers[2] / n, powers[3] / n)
+                let m2 = s2 - mu * mu, m4 = s4 - 4 * mu * s3 + 6 * mu * mu * s2 - 3 * mu * mu * mu * mu
+                stats.replaceSubrange(4 * t..<4 * t + 4, with: [n, Double(bad), m2 > 0 ? m4 / (m2 * m2) : 0, m2 > 0 ? 1 : 0])
             }
         }
         try group.allreduceSum(&stats)
         return (try local.withUnsafeBufferPointer { try MagnitudeBins($0).reduced(group) }, stats)
     }
 
-    /// Entries pruned per in-scope tensor (in `data.tensors` order) for each cut:
-    /// those below the threshold key, and of the ties at it, the first ones in checkpoint order.
-    static func prunedPerTensor(_ cuts: [Threshold?], data: ScopedData, group: RankGroup) throws -> [[(below: Int, ties: Int)]] {
-        let keys = cuts.map { $0?.key ?? 0 }
-        var counts = [Double](repeating: 0, count: 2 * keys.count * data.tensors.count)   // [cut][tensor][below, at]
-        let mine = Set(data.mine)
-        for (i, t) in data.tensors.enumerated() where mine.contains(t) && cuts.contains(where: { $0 != nil }) {
-            var below = [Int64](repeating: 0, count: keys.count), at = below
-            try data.visit(t) { chunk in
-                switch chunk {
-                case .f32(let x, let n): ps_count_f32(x, Int64(n), keys, Int64(keys.count), &below, &at)
-                case .f64(let x, let n): ps_count_f64(x, Int64(n), keys, Int64(keys.count), &below, &at)
-                }
-            }
-            for c in keys.indices {
-                counts[2 * (c * data.tensors.count + i)] = Double(below[c])
-                counts[2 * (c * data.tensors.count + i) + 1] = Double(at[c])
-            }
-        }
-        try group.allreduceSum(&counts)
-        return cuts.enumerated().map { c, cut in
-            guard let cut else { return [(below: Int, ties: Int)](repeating: (0, 0), count: data.tensors.count) }
+    /// Entries pruned per in-scope tensor for each cut, from the counts below and at
+    /// its key: those below, and of the ties, the first ones in checkpoint order.
+    static func prunedPerTensor(_ cuts: [Threshold?], _ counts: [[(below: Int, at: Int)]]) -> [[(below: Int, ties: Int)]] {
+        zip(cuts, counts).map { cut, counts in
+            guard let cut else { return counts.map { _ in (0, 0) } }
             var ties = cut.atKey
-            return data.tensors.indices.map { i in
-                let base = 2 * (c * data.tensors.count + i)
-                let take = min(ties, Int(counts[base + 1]))
+            return counts.map { c in
+                let take = min(ties, c.at)
                 ties -= take
-                return (Int(counts[base]), take)
+                return (c.below, take)
             }
         }
     }

@@ -142,6 +142,51 @@ struct Threshold {
     var squares: Double
 }
 
+/// The in-scope magnitudes of a checkpoint, as far as the curve and pruning need them.
+protocol Magnitudes {
+    /// Keys are float32 (32) or float64 (64) bit patterns of |x|.
+    var width: Int { get }
+    /// Sum of every square.
+    var total: Double { get }
+    /// Where the k smallest end, for each k in 1...n.
+    func thresholds(_ ks: [Int]) throws -> [Threshold]
+    /// Per key, per in-scope tensor (in checkpoint order): entries with a smaller key, and with that key.
+    func counts(_ keys: [UInt64]) throws -> [[(below: Int, at: Int)]]
+}
+
+/// Magnitudes of F32 and F64 tensors (and any mix): first-level bins from one
+/// pass, refined by further passes over the data where a wanted rank falls.
+struct StreamedMagnitudes: Magnitudes {
+    let data: ScopedData
+    let bins: MagnitudeBins
+    let group: RankGroup
+    var width: Int { data.width }
+
+    var total: Double {
+        bins.count.indices.reduce(0.0) { $0 + MagnitudeSelection.squares(bins.sums[$1], exponent: UInt64($1) >> (width == 32 ? 7 : 4), width: width) }
+    }
+
+    func thresholds(_ ks: [Int]) throws -> [Threshold] { try MagnitudeSelection.thresholds(ks, bins: bins, data: data, group: group) }
+
+    func counts(_ keys: [UInt64]) throws -> [[(below: Int, at: Int)]] {
+        let m = data.tensors.count
+        var counts = [Double](repeating: 0, count: 2 * keys.count * m)   // [key][tensor][below, at]
+        let mine = Set(data.mine)
+        for (i, t) in data.tensors.enumerated() where mine.contains(t) {
+            var below = [Int64](repeating: 0, count: keys.count), at = below
+            try data.visit(t) { chunk in
+                switch chunk {
+                case .f32(let x, let n): ps_count_f32(x, Int64(n), keys, Int64(keys.count), &below, &at)
+                case .f64(let x, let n): ps_count_f64(x, Int64(n), keys, Int64(keys.count), &below, &at)
+                }
+            }
+            for c in keys.indices { (counts[2 * (c * m + i)], counts[2 * (c * m + i) + 1]) = (Double(below[c]), Double(at[c])) }
+        }
+        try group.allreduceSum(&counts)
+        return keys.indices.map { c in (0..<m).map { i in (Int(counts[2 * (c * m + i)]), Int(counts[2 * (c * m + i) + 1])) } }
+    }
+}
+
 enum MagnitudeSelection {
     /// x^2 of the value with magnitude key `key` at `width`.
     static func square(_ key: UInt64, width: Int) -> Double {

@@ -39,6 +39,11 @@ void ps_refine_f64(const double *x, int64_t n, const uint64_t *prefixes, int64_t
 void ps_count_f32(const float *x, int64_t n, const uint64_t *t, int64_t k, int64_t *below, int64_t *at);
 void ps_count_f64(const double *x, int64_t n, const uint64_t *t, int64_t k, int64_t *below, int64_t *at);
 
+// hist [65536] += how often each 16-bit pattern occurs in x [n] (BF16 or F16
+// bits). scratch [4 * 65536] is working space (four interleaved counters, so
+// a run of equal values does not wait on its own increments).
+void ps_histogram_u16(const uint16_t *x, int64_t n, uint64_t *hist, uint32_t *scratch);
+
 // Pruning in place on the raw elements (dtype 0 F32, 1 F64, 2 F16, 3 BF16): an
 // entry with key < t is zeroed; one with key == t is zeroed while *ties > 0,
 // in index order (decrementing it). mask [n] (if not NULL) gets 0 where zeroed, 1 elsewhere.

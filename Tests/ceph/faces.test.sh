@@ -3,8 +3,9 @@
 # radosgw driven by boto3 (buckets, objects, a 64 MiB multipart upload, a
 # wrong key), a CephFS mounted with ceph-fuse (write, read, stat, rename,
 # fsync down to RADOS, a 1 GiB file, 10,000 small files), status and env,
-# a killed MDS, a gateway and an MDS that fail to start, no FUSE; and after
-# each 'down' no daemon, mount or key left behind.
+# a killed MDS, a gateway and an MDS that fail to start, no FUSE; the Slurm
+# template with RAMCEPH_RGW and RAMCEPH_FS and the docs' example job on a
+# real local Slurm; and after each 'down' no daemon, mount or key left behind.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -12,11 +13,15 @@ RAMCEPH=$ROOT/ceph/ramceph
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "$ROOT/Tests/lib.sh"
 
+LC=$ROOT/slurm/local-cluster
 T=$(mktemp -d /tmp/ramceph-faces.XXXXXX)
 cleanup() {
-  local d
+  local d n
+  [[ -d $T/lc ]] && "$LC" down --dir "$T/lc" >/dev/null 2>&1
   for d in "$T"/d-*; do
-    [[ -f $d/ramceph.state ]] && "$RAMCEPH" down --dir "$d" >/dev/null 2>&1
+    [[ -f $d/ramceph.state ]] || continue
+    for n in n1 n2; do "$RAMCEPH" node-down --dir "$d" --node "$n" >/dev/null 2>&1 || true; done
+    "$RAMCEPH" down --dir "$d" >/dev/null 2>&1
   done
   rm -rf --one-file-system "$T"
 }
@@ -265,6 +270,55 @@ no_fuse_refused() {
   grep -q "/dev/fuse" <<<"$out" && grep -q -- "--rgw" <<<"$out" && [[ ! -e $T/d-nofuse ]]
 }
 
+# ---------------------------------------------------------------- Slurm
+
+job_state() { scontrol show job -o "$1" 2>/dev/null | grep -o 'JobState=[A-Z_]*' | cut -d= -f2; }
+job_final() { [[ $(job_state "$1") =~ ^(COMPLETED|FAILED|CANCELLED|TIMEOUT|NODE_FAIL|OUT_OF_MEMORY)$ ]]; }
+# job_completes ID OUT: the job ends COMPLETED within 180 s, else show OUT
+job_completes() {
+  if ! wait_for 180 job_final "$1" || [[ $(job_state "$1") != COMPLETED ]]; then
+    echo "  job $1: $(job_state "$1")"
+    sed 's/^/  | /' "$2" | tail -n 25
+    return 1
+  fi
+}
+
+slurm_up() {
+  "$LC" up --nodes 2 --dir "$T/lc" >/dev/null || return 1
+  eval "$("$LC" env --dir "$T/lc")"
+}
+
+# The template on 2 nodes with both faces; a stand-in for prunesweep uses
+# them from rank 0 (on the first node) with what the template exported.
+template_faces() {
+  cat >"$T/fake-prunesweep" <<EOF
+#!/bin/bash
+[[ \${SLURM_PROCID:-0} == 0 ]] || exit 0
+python3 -c 'import boto3; s3 = boto3.client("s3"); s3.create_bucket(Bucket="tpl")
+s3.put_object(Bucket="tpl", Key="k", Body=b"via s3"); print(s3.get_object(Bucket="tpl", Key="k")["Body"].read().decode())' >"$T/tpl.s3"
+echo "via fs" >"\$RAMCEPH_FS_MOUNT/x" && { cat "\$RAMCEPH_FS_MOUNT/x"; echo "\$RAMCEPH_FS_MOUNT"; } >"$T/tpl.fs"
+EOF
+  chmod +x "$T/fake-prunesweep"
+  local id exports=ALL,SWEEP=$T/s3.py,RESULTS=$T/res,PRUNESWEEP=$T/fake-prunesweep,RAMCEPH=$RAMCEPH
+  exports+=",RAMCEPH_DIR=$T/d-tpl,RAMCEPH_OPTS=--address 127.0.0.1 --osd-size 1G,RAMCEPH_RGW=1,RAMCEPH_FS=$T/mnt-tpl"
+  id=$(sbatch --parsable -N2 --chdir "$T" -o "$T/tpl.out" --export="$exports" "$ROOT/slurm/prunesweep.sbatch") &&
+    job_completes "$id" "$T/tpl.out" || return 1
+  [[ $(cat "$T/tpl.s3") == "via s3" && $(cat "$T/tpl.fs") == "via fs"$'\n'"$T/mnt-tpl" ]] ||
+    { sed 's/^/  | /' "$T/tpl.out" | tail; return 1; }
+  grep -q 'sweep complete' "$T/tpl.out" && grep -q 'ramceph down took' "$T/tpl.out"
+}
+
+# The example job in docs/cluster.md, as written there.
+docs_example() {
+  sed -n '/^<!-- example job/,/^```$/p' "$ROOT/docs/cluster.md" | sed '1,2d;$d' >"$T/example.sh"
+  [[ -s $T/example.sh ]] || { echo "  no example in docs/cluster.md"; return 1; }
+  shellcheck "$T/example.sh" || return 1
+  local id exports="ALL,RAMCEPH=$RAMCEPH,RAMCEPH_DIR=$T/d-doc,RAMCEPH_OPTS=--osd-size 1G,RESULTS=$T/doc-results"
+  id=$(sbatch --parsable --chdir "$T" -o "$T/doc.out" --export="$exports" "$T/example.sh") &&
+    job_completes "$id" "$T/doc.out" || return 1
+  grep -q "^done: 200 frames in $T/doc-results/frames.tar" "$T/doc.out" && [[ -s $T/doc-results/frames.tar ]]
+}
+
 # ---------------------------------------------------------------- run
 
 echo "# static checks"
@@ -301,6 +355,19 @@ check "status reports the killed MDS" kill_mds k
 check "down with the MDS dead" down_timed k "MDS killed"
 check "nothing left, and DIR is ours again, empty" gone k "$fk" "$T/mnt-k"
 check "DIR kept (it was not made by up)" test -d "$T/mnt-k"
+
+if command -v slurmctld >/dev/null && command -v sbatch >/dev/null; then
+  echo "# on a local Slurm with 2 nodes"
+  check "local Slurm up" slurm_up
+  check "template with RAMCEPH_RGW=1 RAMCEPH_FS=DIR: the job uses S3 and the mount" template_faces
+  check "nothing left of the template's deployment" gone tpl "" "$T/mnt-tpl"
+  check "DIR made by up is removed by down" test ! -e "$T/mnt-tpl"
+  check "the example job in docs/cluster.md runs" docs_example
+  check "nothing left of the example's deployment" gone doc "" "$T/d-doc/fs"
+  "$LC" down --dir "$T/lc" >/dev/null
+else
+  echo "# no Slurm here: the template and docs checks are skipped"
+fi
 
 echo "# faults while starting"
 mkdir "$T/badrgw" "$T/badmds"

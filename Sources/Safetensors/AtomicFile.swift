@@ -7,6 +7,7 @@ public struct FileError: Error, CustomStringConvertible {
     public let path: String
     public let problem: String
     public var description: String { "\(path): \(problem)" }
+    public init(path: String, problem: String) { self.path = path; self.problem = problem }
 }
 
 /// Writes go to a unique temporary name in the same directory, are fsync'd,

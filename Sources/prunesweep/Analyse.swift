@@ -44,19 +44,7 @@ struct Analyse: ParsableCommand {
     /// CRC-32 of every file of the checkpoint, the shards split over the ranks.
     func fileHashes(_ c: Checkpoint, _ world: Communicator) throws -> [String] {
         var crcs = [Double](repeating: 0, count: c.shards.count)
-        for (i, s) in c.shards.enumerated() where i % world.size == world.rank {
-            var crc: UInt32 = 0
-            let fd = open(s.path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw CheckpointError("\(s.path): \(String(cString: strerror(errno)))") }
-            defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: 8 << 20)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                guard n > 0 else { break }
-                crc = buffer.withUnsafeBytes { Checksum.crc32(UnsafeRawBufferPointer(rebasing: $0[0..<n]), continuing: crc) }
-            }
-            crcs[i] = Double(crc)
-        }
+        for (i, s) in c.shards.enumerated() where i % world.size == world.rank { crcs[i] = Double(try Checksum.crc32(file: s.path)) }
         try world.allreduceSum(&crcs)
         return crcs.map { Checksum.format(UInt32($0)) }
     }

@@ -71,6 +71,37 @@ check "with --arch, a PyTorch-named LeNet5 in fp16 is loaded, pruned and fine-tu
 check "prune of a truncated checkpoint: non-zero exit, no output" bash -c "
   ! '$BIN' prune '$WORK/ck/bad/truncated.safetensors' --out '$WORK/nothing' 2>'$WORK/err' && grep -q truncated '$WORK/err' && test ! -e '$WORK/nothing'"
 
+# a sweep whose parent is a checkpoint: loaded, not trained; its analysis agrees with analyse's
+checkpoint_parent() {
+  cat >"$WORK/ckpt.toml" <<TOML
+name = "ckpt"
+[data]
+train_subset = 1000
+test_subset = 500
+[parent]
+arch = "lenet5"
+checkpoint = "$WORK/ck/lenet5-torch.safetensors"
+[axes]
+seeds = [0]
+ratios = [0.5, "optimal"]
+TOML
+  "$BIN" run "$WORK/ckpt.toml" --results "$WORK/ckpt" 2>"$WORK/ckpt.log" || return 1
+  "$BIN" analyse "$WORK/ck/lenet5-torch.safetensors" --out "$WORK/ckpt-analyse" >/dev/null || return 1
+  python3 - "$WORK/ckpt/ckpt/results.jsonl" "$WORK/ckpt-analyse/summary.json" <<'PY2'
+import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1])]
+a = json.load(open(sys.argv[2]))
+parent = next(r for r in rs if r["kind"] == "parent")
+assert parent["status"] == "done" and parent["spec"]["checkpoint"]["crc32"], parent
+assert "train_loss" not in parent["metrics"], "a checkpoint parent is not trained"
+m = parent["metrics"]
+assert m["optimal_ratio"] == a["optimal"], (m["optimal_ratio"], a["optimal"])
+assert abs(m["k2"] - a["k2"]) <= 1e-9 * a["k2"], (m["k2"], a["k2"])
+assert sum(r["status"] == "done" for r in rs) == 3, [r["status"] for r in rs]
+PY2
+}
+check "[parent] checkpoint: loaded as the parent, its optimal ratio and K2 equal analyse's" checkpoint_parent
+
 # refused: exit 2, a message naming the file (and the tensor), no output directory
 refused() {
   local file=$1 pattern=$2 status=0

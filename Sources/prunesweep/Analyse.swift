@@ -25,6 +25,7 @@ struct Analyse: ParsableCommand {
 
     func run() throws {
         let world = try World.initialize()
+        let started = Date()
         let checkpoint: Checkpoint, analysis: CheckpointAnalysis
         do {
             checkpoint = try Checkpoint.open(path)
@@ -35,6 +36,7 @@ struct Analyse: ParsableCommand {
         }
         let hashes = try fileHashes(checkpoint, world)
         guard world.rank == 0 else { return }
+        FileHandle.standardError.write(Data(String(format: "analysed in %.3f s on %d rank(s)\n", Date().timeIntervalSince(started), world.size).utf8))
         for t in analysis.tensors where t.note != nil { print("left out\(t.inScope ? " of K2" : ""): \(t.name) (\(t.dtype.rawValue) \(t.shape)): \(t.note ?? "")") }
         try write(analysis, checkpoint: checkpoint, hashes: hashes, ranks: world.size)
         print(summaryTable(analysis))

@@ -152,15 +152,7 @@ public struct CheckpointAnalysis: Codable, Sendable {
     }
 
     /// The ratio a `Ratio` stands for on this checkpoint.
-    public func resolve(_ r: Ratio) throws -> Double {
-        switch r {
-        case .fixed(let x): return x
-        case .optimal: return optimal
-        case .safe:
-            guard let safe else { throw PruningError("no safe ratio: \(problem ?? "K2 is undefined")") }
-            return safe
-        }
-    }
+    public func resolve(_ r: Ratio) throws -> Double { try r.resolve(optimal: optimal, safe: safe, problem: problem) }
 
     /// The first pass: the 16-bit path when every tensor in scope is BF16 or F16, else
     /// first-level bins and power sums (again without the tensors found to hold NaN).

@@ -9,7 +9,7 @@
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-RAMCEPH=$ROOT/ceph/ramceph
+RAMCEPH=${RAMCEPH_BIN:-$ROOT/ceph/ramceph}
 # shellcheck source-path=SCRIPTDIR/.. source=lib.sh
 source "$ROOT/Tests/lib.sh"
 
@@ -145,6 +145,14 @@ only_loopback() {
     grep -q "pid=$p," <<<"$listen" || { echo "  pid $p listens nowhere: $(tr '\0' ' ' <"/proc/$p/cmdline")"; return 1; }
   done
   grep "127.0.0.1:$(state "$1" RGW_PORT) " <<<"$listen" | grep -q '"radosgw"'
+}
+
+# No daemon keeps up's stderr open (else 'up 2>&1 | tee' would never end).
+stderr_released() {
+  local p
+  for p in $(pids_of "$1"); do
+    ! find "/proc/$p/fd" -lname "$T/$1.err" 2>/dev/null | grep -q . || { echo "  $(cat "/proc/$p/comm") holds it"; return 1; }
+  done
 }
 
 # DisTRaC's shares: 0.84 of the gateway's budget to its data pool, 0.9/0.1 for CephFS.
@@ -332,6 +340,7 @@ ff=$(state f FSID)
 check "env exports the S3 endpoint and keys and the mount" env_exports
 check "keys private: 0600 files, S3 secret only in env, on no command line" keys_private f
 check "daemons listen on 127.0.0.1 only, radosgw on its port" only_loopback f
+check "no daemon holds up's stderr" stderr_released f
 check "pools get DisTRaC's shares" pool_shares
 check "status shows the endpoint, the mount and an active MDS" status_faces
 check "S3: bucket create, put, get, list, delete" s3 f roundtrip

@@ -22,7 +22,8 @@ public struct Summary: Equatable, Sendable {
     /// Without an interval.
     public init(_ values: [Double]) {
         n = values.count
-        mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(n)
+        // inside the values' range, which a rounded sum can leave by an ulp (three equal values)
+        mean = values.isEmpty ? .nan : min(max(values.reduce(0, +) / Double(n), values.min() ?? .nan), values.max() ?? .nan)
         sd = n < 2 ? .nan : sampleVariance(values).squareRoot()
         lower = .nan; upper = .nan; interval = .noInterval
     }
@@ -57,7 +58,7 @@ public struct Bootstrap: Sendable, Equatable {
         for k in columns.indices {
             let sorted = means[k].sorted()
             // Clamped to the values' range: a percentile of means cannot leave it,
-            // but a rounded sum can by an ulp, and bounds are checked exactly.
+            // but a rounded sum can by an ulp.
             let lo = columns[k].min() ?? .nan, hi = columns[k].max() ?? .nan
             out[k].lower = min(max(Bootstrap.percentile(sorted, tail), lo), hi)
             out[k].upper = min(max(Bootstrap.percentile(sorted, 1 - tail), lo), hi)

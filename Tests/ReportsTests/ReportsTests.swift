@@ -272,13 +272,13 @@ final class ReportsTests: XCTestCase {
 
     func testUnparsableLinesReportedWithLineNumbersNotFatal() throws {
         let d = tempDir()
-        let text = line(task: "a", seed: 0) + "\n{\"task\": 3}\n" + line(task: "b", seed: 1) + "\n" + String(line(task: "c", seed: 2).prefix(40))
+        let text = line(task: "a", seed: 0) + "\n\n{\"task\": 3}\n" + line(task: "b", seed: 1) + "\n" + String(line(task: "c", seed: 2).prefix(40))
         try text.write(toFile: d + "/results.jsonl", atomically: true, encoding: .utf8)
         let s = try ResultSet.load([d])
         XCTAssertEqual(s.records.map(\.task), ["a", "b"])
-        XCTAssertEqual(s.badLines.map(\.line), [2, 4])
+        XCTAssertEqual(s.badLines.map(\.line), [3, 5], "an empty line is skipped but counted")
         XCTAssertEqual(s.badLines.map(\.file), [d + "/results.jsonl", d + "/results.jsonl"])
-        XCTAssertTrue(Tables.badLines(s).rows.map { $0[1] } == ["2", "4"])
+        XCTAssertTrue(Tables.badLines(s).rows.map { $0[1] } == ["3", "5"])
         XCTAssertEqual(s.notes.count, 1, "no manifest: said so")
     }
 

@@ -40,12 +40,10 @@ extension Plots {
         if !byCosine { plot.xFormat = percent }
         var xs: [Double] = []
         for s in paperSeries(a) {
-            let style = methodStyle(s.method)
             for (metric, when) in [(TrialMetric.accuracyBefore, "before fine-tuning"), (.accuracyAfter, "after, teacher \(s.teacher)")] {
                 let (pts, band) = curve(s.cells, metric, x: x)
-                var st = style
-                if metric == .accuracyBefore { st.dash = "3 3"; st.marker = .cross }
-                plot.series.append(.init(name: "\(s.label.isEmpty ? "\(s.method.rawValue): " : s.label)\(when)", points: pts, band: band, style: st))
+                plot.series.append(.init(name: "\(s.label.isEmpty ? "\(s.method.rawValue): " : s.label)\(when)", points: pts, band: band,
+                                         style: metric == .accuracyBefore ? beforeStyle(s.method) : methodStyle(s.method)))
                 xs += pts.map(\.x)
             }
         }

@@ -109,20 +109,17 @@ public enum Plots {
         var plot = SVGPlot(title: "\(a.study): test accuracy vs prune ratio, per teacher", xLabel: ratioAxis,
                            yLabel: "test accuracy (%)", x: 0...1, y: 0...1)
         plot.xFormat = percent; plot.yFormat = { String(format: "%g", ($0 * 1000).rounded() / 10) }
-        var all: [Double] = [], i = 0
+        var all: [Double] = []
         for group in groups(a) {
             let cells = group.cells
             if group.teacher == group.firstTeacher {
                 let (pts, band) = curve(cells, .accuracyBefore)
-                var st = SVGPlot.style(i); st.color = "#000000"; st.dash = "2 4"; st.marker = .cross
-                if i > 0 { st.color = "#555555" }
-                plot.series.append(.init(name: "\(group.prefix)before fine-tuning", points: pts, band: band, style: st))
+                plot.series.append(.init(name: "\(group.prefix)before fine-tuning", points: pts, band: band, style: beforeStyle(cells[0].method)))
                 all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
             }
             let (pts, band) = curve(cells, .accuracyAfter)
-            plot.series.append(.init(name: "\(group.prefix)after, teacher \(group.teacher)", points: pts, band: band, style: SVGPlot.style(i + 1)))
+            plot.series.append(.init(name: "\(group.prefix)after, teacher \(group.teacher)", points: pts, band: band, style: style(group.teacher, cells[0].method, a)))
             all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
-            i += 1
         }
         plot.y = SVGPlot.range(all, clamp: 0...1)
         plot.x = xRange(a)
@@ -135,14 +132,31 @@ public enum Plots {
                            yLabel: "test predictions equal to the parent's (%)", x: 0...1, y: 0...1)
         plot.xFormat = percent; plot.yFormat = { String(format: "%g", ($0 * 1000).rounded() / 10) }
         var all: [Double] = []
-        for (i, group) in groups(a).enumerated() {
+        for group in groups(a) {
             let (pts, band) = curve(group.cells, .agreementParent)
-            plot.series.append(.init(name: "\(group.prefix)teacher \(group.teacher)", points: pts, band: band, style: SVGPlot.style(i + 1)))
+            plot.series.append(.init(name: "\(group.prefix)teacher \(group.teacher)", points: pts, band: band, style: style(group.teacher, group.cells[0].method, a)))
             all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
         }
         plot.y = SVGPlot.range(all, clamp: 0...1)
         plot.x = xRange(a)
         return plot.render()
+    }
+
+    /// A curve's style: its method's colour (as in every figure), and a dash and
+    /// marker per teacher (the first, the control, solid).
+    static func style(_ teacher: TeacherKind, _ method: PruneMethod, _ a: Analysis) -> SVGPlot.Style {
+        var teachers: [TeacherKind] = []
+        for c in a.cells where !teachers.contains(c.teacher) { teachers.append(c.teacher) }
+        var st = SVGPlot.style(teachers.firstIndex(of: teacher) ?? 0)
+        st.color = methodStyle(method).color
+        return st
+    }
+
+    /// Before fine-tuning: the method's colour, dotted, crosses.
+    static func beforeStyle(_ method: PruneMethod) -> SVGPlot.Style {
+        var st = methodStyle(method)
+        st.dash = "1 4"; st.marker = .cross
+        return st
     }
 
     /// The ratios the trials ran at, with room (the Pareto plot keeps 0...1 for the utopia).

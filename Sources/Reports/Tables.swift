@@ -80,7 +80,7 @@ public enum Tables {
         var rows = a.parents.map { p in
             [p.label, String(p.seed)] + metrics.map { m in Fmt.num(p.value(m) * (m.isPercent ? 100 : 1), m.isPercent ? 2 : 3) }
         }
-        if !a.parents.isEmpty { rows.append(["mean [95 % CI]", "\(a.parents.count) seeds"] + metrics.map { Fmt.parent(a, $0) }) }
+        if !a.parents.isEmpty { rows.append(["mean [95 % bootstrap]", "\(a.parents.count) seeds"] + metrics.map { Fmt.parent(a, $0) }) }
         return Table(id: "parents-\(a.study.slug)", title: "Parents: accuracy, loss, resolved ratios and kurtosis per seed",
                      note: "The unpruned nets every trial of this study starts from. Optimal: the point of the cosine curve nearest the utopia "
                          + "(ratio 1, cosine 1); safe: optimal / ln K2 (log2 when K2 < e); K2: kurtosis of the per-tensor kurtoses; "

@@ -8,10 +8,13 @@ public typealias Figure = (name: String, svg: String)
 /// the summary across studies, then each study's figures and tables.
 public enum Writers {
     static func header(_ set: ResultSet) -> (title: String, lines: [String]) {
-        let trials = set.trials
-        let done = trials.filter { $0.status == .done }.count
+        var trials = 0, done = 0
+        for r in set.records where r.kind == .trial {
+            trials += 1
+            if r.status == .done { done += 1 }
+        }
         var lines = ["Sources: \(set.directories.joined(separator: ", ")).",
-                     "\(set.records.count) tasks recorded (\(done) of \(trials.count) trials done), \(set.missing.count) missing, \(set.badLines.count) unreadable lines."]
+                     "\(set.records.count) tasks recorded (\(done) of \(trials) trials done), \(set.missing.count) missing, \(set.badLines.count) unreadable lines."]
         lines += set.notes.map { "Note: \($0)." }
         return ("prunesweep report: \(set.sweepNames.joined(separator: ", "))", lines)
     }

@@ -2,8 +2,8 @@
 # make test: the whole suite (unit, MPI, Ceph, Slurm, report rendering).
 SHELL := /bin/bash
 RUNTIME_DEBS := libopenmpi-dev openmpi-bin libopenblas-dev zlib1g-dev libisal-dev librados-dev dataset-fashion-mnist pkg-config
-TEST_DEBS := $(RUNTIME_DEBS) ceph-mon ceph-osd ceph-mgr ceph-common slurm-wlm slurmctld slurmd slurm-client munge shellcheck chromium gzip iproute2 procps
-PY_TEST := --python safetensors:safetensors --python numpy:numpy --python scipy:scipy
+TEST_DEBS := $(RUNTIME_DEBS) ceph-mon ceph-osd ceph-mgr ceph-common slurm-wlm slurmctld slurmd slurm-client munge radosgw ceph-mds ceph-fuse fuse shellcheck chromium gzip iproute2 procps
+PY_TEST := --python safetensors:safetensors --python numpy:numpy --python scipy:scipy --python boto3:boto3
 export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export OMPI_MCA_btl := self,vader

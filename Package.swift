@@ -30,8 +30,8 @@ let package = Package(
         .target(name: "NeuralNet", dependencies: ["CBLAS", "CKernels", "Datasets", "Safetensors", "SeededRandom"]),
         .target(name: "Cluster", dependencies: ["CMPIShim"]),
         .target(name: "TensorStore", dependencies: ["CRados", "CZlib", "CISAL", "Safetensors"]),
-        .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets", "SeededRandom"]),
-        .target(name: "Distillation", dependencies: ["NeuralNet", "Datasets", "Safetensors", "SeededRandom"]),
+        .target(name: "Pruning", dependencies: ["NeuralNet", "Datasets", "SeededRandom", "Safetensors", "CKernels"]),
+        .target(name: "Distillation", dependencies: ["CBLAS", "NeuralNet", "Datasets", "Safetensors", "SeededRandom"]),
         .target(name: "Sweep", dependencies: [
             "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore", "Safetensors", "SeededRandom", "ProgressOutput",
             .product(name: "Logging", package: "swift-log"),

@@ -1,3 +1,4 @@
+import CBLAS
 import Foundation
 
 /// Similarity of two representations of the same n examples, X [n, dx] and
@@ -44,24 +45,10 @@ func centred(_ x: [Float], _ n: Int, _ d: Int) -> [Double] {
     return out
 }
 
-/// A^T B for A [n, p], B [n, q] (row-major) -> [p, q], as a sum of row outer products.
+/// A^T B for A [n, p], B [n, q] (row-major) -> [p, q], by BLAS (dgemm).
 func crossProduct(_ a: [Double], _ b: [Double], _ n: Int, _ p: Int, _ q: Int) -> [Double] {
     var c = [Double](repeating: 0, count: p * q)
-    a.withUnsafeBufferPointer { ap in
-        b.withUnsafeBufferPointer { bp in
-            c.withUnsafeMutableBufferPointer { cp in
-                for i in 0..<n {
-                    let ar = ap.baseAddress! + i * p, br = bp.baseAddress! + i * q
-                    for r in 0..<p {
-                        let v = ar[r]
-                        if v == 0 { continue }   // ReLU activations are often exactly zero
-                        let cr = cp.baseAddress! + r * q
-                        for s in 0..<q { cr[s] += v * br[s] }
-                    }
-                }
-            }
-        }
-    }
+    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(p), Int32(q), Int32(n), 1, a, Int32(p), b, Int32(q), 0, &c, Int32(q))
     return c
 }
 

@@ -55,3 +55,17 @@ public enum Ratio: Hashable, Sendable, Codable, CustomStringConvertible {
         }
     }
 }
+
+extension Ratio {
+    /// The fraction this ratio stands for, given an analysis's optimal and safe
+    /// ratios (no safe ratio: `problem` says why).
+    func resolve(optimal: Double, safe: Double?, problem: String?) throws -> Double {
+        switch self {
+        case .fixed(let r): return r
+        case .optimal: return optimal
+        case .safe:
+            guard let safe else { throw PruningError("no safe ratio: \(problem ?? "K2 is undefined")") }
+            return safe
+        }
+    }
+}

@@ -39,13 +39,5 @@ public struct RatioAnalysis: Codable, Sendable {
     }
 
     /// The fraction a ratio stands for on this parent.
-    public func resolve(_ ratio: Ratio) throws -> Double {
-        switch ratio {
-        case .fixed(let r): return r
-        case .optimal: return optimal
-        case .safe:
-            guard let safe else { throw PruningError("no safe ratio: \(problem ?? "K2 is undefined")") }
-            return safe
-        }
-    }
+    public func resolve(_ ratio: Ratio) throws -> Double { try ratio.resolve(optimal: optimal, safe: safe, problem: problem) }
 }

@@ -31,24 +31,12 @@ public struct Safetensors: Equatable, Sendable {
     /// The 8-byte length and the padded JSON header: `encode()` minus the data
     /// section, so a writer can send the tensors' own buffers after it.
     public func encodeHeader() -> [UInt8] {
-        var entries: [String] = []
-        if !metadata.isEmpty {
-            let m = metadata.keys.sorted().map { "\(jsonString($0)):\(jsonString(metadata[$0]!))" }
-            entries.append("\"__metadata__\":{\(m.joined(separator: ","))}")
-        }
         var offset = 0
-        for t in tensors {
-            let shape = t.shape.map(String.init).joined(separator: ",")
-            entries.append("\(jsonString(t.name)):{\"dtype\":\"\(t.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(offset),\(offset + t.bytes.count)]}")
-            offset += t.bytes.count
+        let entries = tensors.map { t in
+            defer { offset += t.bytes.count }
+            return Layout.Entry(name: t.name, dtype: t.dtype, shape: t.shape, begin: offset, end: offset + t.bytes.count)
         }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
-        while header.count % 8 != 0 { header.append(0x20) }
-        var out = [UInt8]()
-        out.reserveCapacity(8 + header.count)
-        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
-        out += header
-        return out
+        return Layout.encodeHeader(metadata: metadata, entries: entries)
     }
 
     /// Parses and validates; every violation of the format is an error naming `source`.
@@ -71,13 +59,38 @@ public struct Safetensors: Equatable, Sendable {
     /// and so the size of the whole file. Parsed from a prefix of the file that
     /// holds at least the header, so a reader can size its buffers before
     /// reading the data.
-    public struct Layout {
-        public struct Entry { public let name: String; public let dtype: DType; public let shape: [Int]; public let begin: Int; public let end: Int }
+    public struct Layout: Sendable {
+        public struct Entry: Sendable {
+            public let name: String; public let dtype: DType; public let shape: [Int]; public let begin: Int; public let end: Int
+            public init(name: String, dtype: DType, shape: [Int], begin: Int, end: Int) {
+                self.name = name; self.dtype = dtype; self.shape = shape; self.begin = begin; self.end = end
+            }
+        }
         public let headerEnd: Int          // 8 + header length: where the data section starts
         public let metadata: [String: String]
         public let entries: [Entry]        // sorted by offset, contiguous from 0
         public var dataSize: Int { entries.last?.end ?? 0 }
         public var totalSize: Int { headerEnd + dataSize }
+
+        /// The 8-byte length and the JSON header (padded with spaces to a multiple of 8)
+        /// of these entries, in their order, and metadata (keys sorted).
+        public static func encodeHeader(metadata: [String: String], entries: [Entry]) -> [UInt8] {
+            var items: [String] = []
+            if !metadata.isEmpty {
+                let m = metadata.sorted { $0.key < $1.key }.map { "\(jsonString($0.key)):\(jsonString($0.value))" }
+                items.append("\"__metadata__\":{\(m.joined(separator: ","))}")
+            }
+            for e in entries {
+                let shape = e.shape.map(String.init).joined(separator: ",")
+                items.append("\(jsonString(e.name)):{\"dtype\":\"\(e.dtype.rawValue)\",\"shape\":[\(shape)],\"data_offsets\":[\(e.begin),\(e.end)]}")
+            }
+            var header = Array("{\(items.joined(separator: ","))}".utf8)
+            while header.count % 8 != 0 { header.append(0x20) }
+            var out = [UInt8]()
+            out.reserveCapacity(8 + header.count)
+            withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
+            return out + header
+        }
 
         /// Bytes needed to parse the header, from the first 8 bytes (nil if fewer than 8 given).
         public static func headerEnd(_ prefix: [UInt8]) -> Int? {
@@ -157,14 +170,15 @@ public struct SafetensorsError: Error, CustomStringConvertible {
     public var description: String { "\(source): not a valid safetensors file: \(problem)" }
 }
 
-public enum DType: String, Sendable {
-    case F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL
+/// The element types of the format (safetensors' list, 8-bit floats included).
+public enum DType: String, Sendable, Codable {
+    case F64, F32, F16, BF16, F8_E4M3, F8_E5M2, I64, I32, I16, I8, U64, U32, U16, U8, BOOL
     public var size: Int {
         switch self {
-        case .F64, .I64: 8
-        case .F32, .I32: 4
-        case .F16, .BF16, .I16: 2
-        case .I8, .U8, .BOOL: 1
+        case .F64, .I64, .U64: 8
+        case .F32, .I32, .U32: 4
+        case .F16, .BF16, .I16, .U16: 2
+        case .F8_E4M3, .F8_E5M2, .I8, .U8, .BOOL: 1
         }
     }
 }

@@ -16,7 +16,7 @@ public final class Scheduler {
         var wanted = graph.tasks.filter { only?.contains($0.id) ?? true }
         // a task that is wanted needs its dependencies too
         var ids = Set(wanted.map(\.id))
-        for t in wanted { for n in t.needs where ids.insert(n).inserted { wanted.append(graph[n]!) } }
+        for t in wanted { for n in t.needs where ids.insert(n).inserted { if let d = graph[n] { wanted.append(d) } } }
         queue = wanted.filter { $0.kind != .trial }.map(\.id) + wanted.filter { $0.kind == .trial }.map(\.id)
         for t in wanted {
             state[t.id] = finished[t.id] ?? .pending
@@ -31,7 +31,7 @@ public final class Scheduler {
 
     /// A ready task, now marked running; nil when none is ready yet.
     public func next() -> SweepTask? {
-        guard let i = queue.firstIndex(where: { id in graph[id]!.needs.allSatisfy { state[$0] == .done } }) else { return nil }
+        guard let i = queue.firstIndex(where: { id in graph[id]?.needs.allSatisfy { state[$0] == .done } ?? false }) else { return nil }
         let id = queue.remove(at: i)
         state[id] = .running
         return graph[id]
@@ -45,7 +45,7 @@ public final class Scheduler {
         var skipped: [SweepTask] = []
         for d in dependents[id] ?? [] where state[d] == .pending {
             queue.removeAll { $0 == d }
-            skipped.append(graph[d]!)
+            if let t = graph[d] { skipped.append(t) }
             skipped += finish(d, .skipped)
         }
         return skipped

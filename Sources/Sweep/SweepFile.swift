@@ -20,6 +20,8 @@ public struct SweepFile {
     public var name: String
     public var data = DataSpec()
     public var arch = Architecture.lenet5
+    /// [parent] checkpoint: the parent is loaded from it instead of trained.
+    public var checkpoint: CheckpointSource?
     public var parent = TrainingSettings(epochs: 2, lr: 0.05)
     public var finetune = TrainingSettings(epochs: 1, lr: 0.01)
     public var student = StudentKind.pruned
@@ -38,7 +40,7 @@ public struct SweepFile {
     static let trainingKeys = ["epochs", "lr", "momentum", "weight_decay", "batch", "schedule", "milestones", "gamma", "warmup_epochs"]
     static let tables: [String: [String]] = [
         "data": ["dir", "train_subset", "test_subset"],
-        "parent": ["arch"] + trainingKeys,
+        "parent": ["arch", "checkpoint"] + trainingKeys,
         "finetune": trainingKeys + ["student"],
         "kd": ["temperature", "alpha"],
         "run": ["group_size", "threads"],
@@ -258,6 +260,11 @@ struct Reader {
         case "data.dir": let v = try string(node, key); return make { $0.data.dir = v }
         case "data.train_subset": let v = try int(node, key, min: 1); return make { $0.data.trainSubset = v }
         case "data.test_subset": let v = try int(node, key, min: 1); return make { $0.data.testSubset = v }
+        case "parent.checkpoint":
+            let path = try string(node, key)
+            let source: CheckpointSource
+            do { source = try CheckpointSource.read(path) } catch { throw self.error(node, key, "\(error)") }
+            return make { $0.checkpoint = source }
         case "parent.arch":
             let a = try string(node, key)
             guard let v = try? Architecture(parsing: a) else { throw error(node, key, "unknown architecture '\(a)'; expected lenet5 or mlp:W1,W2,...") }

@@ -8,7 +8,7 @@ public struct TaskGraph {
     public init(_ sweep: SweepFile) {
         for p in sweep.points() {
             let s = p.sweep
-            let parent = TrainSpec(arch: s.arch, training: s.parent, data: s.data, seed: p.seed)
+            let parent = TrainSpec(arch: s.arch, training: s.parent, data: s.data, seed: p.seed, checkpoint: s.checkpoint)
             let distils = p.teacher != .none || s.student == .scratch
             let trial = TrialSpec(parent: parent, ratio: p.ratio, method: p.method, teacher: p.teacher, student: s.student,
                                   finetune: s.finetune, kd: distils ? s.kd : nil, threads: s.threads)

@@ -56,9 +56,15 @@ final class TaskRunner {
     /// Trains a parent or teacher from its spec and stores it.
     func train(_ task: SweepTask, _ spec: TrainSpec) throws -> (model: Model, metrics: TrainMetrics) {
         let (train, test) = try data(spec.data)
-        let model = Model(spec.arch, inputSide: train.rows, classes: train.classes, seed: spec.seed)
-        let stats = try NeuralNet.train(model, on: train, settings: spec.training, seed: spec.seed, group: dataParallel,
+        let model: Model, stats: [EpochStats]
+        if let source = spec.checkpoint {
+            model = try load(source, spec.arch, train)
+            stats = []
+        } else {
+            model = Model(spec.arch, inputSide: train.rows, classes: train.classes, seed: spec.seed)
+            stats = try NeuralNet.train(model, on: train, settings: spec.training, seed: spec.seed, group: dataParallel,
                                         onEpoch: { _, s in try self.checkFinite(s.loss, "training loss") })
+        }
         if isLeader { try store.put(modelKey(task), model.safetensors(metadata: ["task": task.id]), provenance: provenance(task)) }
         let e = evaluate(model, on: test)
         var m = TrainMetrics(accuracy: e.accuracy, loss: e.loss, trainLoss: stats.last?.loss)
@@ -68,6 +74,15 @@ final class TaskRunner {
             m.kurtosisPerTensor = a.perTensorKurtosis.isEmpty ? nil : a.kurtosisByName
         }
         return (model, m)
+    }
+
+    /// A parent from a checkpoint: the same files the sweep file named (their CRC-32s), as the architecture.
+    func load(_ source: CheckpointSource, _ arch: Architecture, _ train: ImageDataset) throws -> Model {
+        let now = try CheckpointSource.read(source.path)
+        guard now.crc32 == source.crc32 else {
+            throw TaskFailure(description: "\(source.path) changed since the sweep file was read (CRC-32 \(now.crc32), expected \(source.crc32))")
+        }
+        return try Model(checkpoint: Checkpoint.open(source.path), architecture: arch, inputSide: train.rows, classes: train.classes)
     }
 
     func modelKey(_ task: SweepTask) -> String { "\(task.kind.rawValue)/\(task.id)" }

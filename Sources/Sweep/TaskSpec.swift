@@ -2,6 +2,8 @@ import Distillation
 import Foundation
 import NeuralNet
 import Pruning
+import Safetensors
+import TensorStore
 
 /// Where a task's images come from.
 public struct DataSpec: Codable, Hashable, Sendable {
@@ -16,16 +18,26 @@ public struct DataSpec: Codable, Hashable, Sendable {
 }
 
 /// A model trained from scratch: a parent P_s, or a named teacher trained with seed s.
+/// A parent may instead come from a checkpoint (then it is loaded, not trained).
 public struct TrainSpec: Codable, Hashable, Sendable {
     public var arch: Architecture
     public var training: TrainingSettings
     public var data: DataSpec
     /// Initialisation and data order.
     public var seed: UInt64
+    public var checkpoint: CheckpointSource?
 
-    public init(arch: Architecture, training: TrainingSettings, data: DataSpec, seed: UInt64) {
-        self.arch = arch; self.training = training; self.data = data; self.seed = seed
+    public init(arch: Architecture, training: TrainingSettings, data: DataSpec, seed: UInt64, checkpoint: CheckpointSource? = nil) {
+        self.arch = arch; self.training = training; self.data = data; self.seed = seed; self.checkpoint = checkpoint
     }
+}
+
+/// A checkpoint a sweep loads as its parent, named by its files' CRC-32s too:
+/// another file under the same path is another parent.
+public struct CheckpointSource: Codable, Hashable, Sendable {
+    public var path: String
+    public var crc32: [String]
+    public init(path: String, crc32: [String]) { self.path = path; self.crc32 = crc32 }
 }
 
 /// What a trial fine-tunes: the pruned parent, or a fresh net distilled from it.
@@ -60,6 +72,7 @@ public struct TrialSpec: Codable, Hashable, Sendable {
         guard case .model(let arch) = teacher else { return nil }
         var t = parent
         t.arch = arch
+        t.checkpoint = nil   // a named teacher is trained
         return t
     }
 }
@@ -179,3 +192,11 @@ public func contentHash(_ bytes: [UInt8]) -> String {
 }
 
 public func contentHash(_ text: String) -> String { contentHash(Array(text.utf8)) }
+
+extension CheckpointSource {
+    /// The checkpoint at `path`, its headers checked and its files' CRC-32s taken.
+    public static func read(_ path: String) throws -> CheckpointSource {
+        let c = try Checkpoint.open(path)
+        return CheckpointSource(path: path, crc32: try c.shards.map { Checksum.format(try Checksum.crc32(file: $0.path)) })
+    }
+}

@@ -2,6 +2,7 @@ import CISAL
 import CZlib
 import Dispatch
 import Foundation
+import Safetensors
 
 /// The CRC-32 of zlib and gzip over the data section, written "crc32:%08x" in
 /// `__metadata__`. ISA-L computes it with carry-less multiply folding (about
@@ -33,6 +34,21 @@ public enum Checksum {
     }
 
     public static func crc32(_ bytes: [UInt8]) -> UInt32 { bytes.withUnsafeBytes { crc32($0) } }
+
+    /// crc32 of a whole file, read in 8 MiB pieces.
+    public static func crc32(file path: String) throws -> UInt32 {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileError(path: path, problem: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 8 << 20), crc: UInt32 = 0
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw FileError(path: path, problem: "read failed: \(String(cString: strerror(errno)))") }
+            if n == 0 { return crc }
+            crc = buffer.withUnsafeBytes { crc32(UnsafeRawBufferPointer(rebasing: $0[0..<n]), continuing: crc) }
+        }
+    }
 
     /// Joins the crc of a first part with the crc of the `length` bytes after it.
     public static func combine(_ first: UInt32, _ second: UInt32, length: Int) -> UInt32 {

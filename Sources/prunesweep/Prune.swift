@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import NeuralNet
 import ProgressOutput
@@ -22,7 +23,11 @@ struct Prune: ParsableCommand {
         cosine schedule near 0, and a large step undoes it).
         """)
 
-    @Argument(help: "The parent model (safetensors written by prunesweep train).") var model: String
+    @Argument(help: "The parent: a model prunesweep wrote, or any checkpoint (.safetensors file, directory, model.safetensors.index.json).") var model: String
+    @Option(help: "The architecture of a checkpoint prunesweep did not write (its tensors under PyTorch's names): loaded as that model and fine-tuned. Without it, a checkpoint is pruned by global L1 and written in its own layout, without fine-tuning.")
+    var arch: Architecture?
+    @Flag(name: .customLong("save-masks"), help: "With a checkpoint: also write masks/<shard> (a U8 tensor per pruned tensor, 1 kept, 0 pruned).") var saveMasks = false
+    @OptionGroup var checkpointScope: ScopeOptions
     @Option(help: "l1 (global magnitude, the paper's), random (the control) or layerwise.") var method: PruneMethod = .l1
     @Option(help: "A ratio in [0, 1], or optimal (nearest the utopia on the L1 cosine curve), or safe (optimal / log K2).") var ratio: Ratio = .optimal
     @Option(help: .hidden) var finetune: Int?
@@ -43,10 +48,44 @@ struct Prune: ParsableCommand {
     }
 
     func run() throws {
+        let checkpoint = try Checkpoint.open(model)
+        if checkpoint.shards.count == 1, checkpoint.shards[0].layout.metadata["architecture"] != nil {
+            try prune(try Model.load(path: model))
+        } else if let arch {
+            let test = try dataOptions.load(.test)
+            try prune(try Model(checkpoint: checkpoint, architecture: arch, inputSide: test.rows, classes: test.classes))
+        } else {
+            try prune(checkpoint)
+        }
+    }
+
+    /// Any checkpoint, in its own layout: global L1 over the tensors in scope, streamed; no fine-tuning.
+    func prune(_ c: Checkpoint) throws {
+        guard method == .l1 else { throw ValidationError("a checkpoint is pruned by global L1 only (--method l1), unless --arch loads it as a model") }
+        let world = try World.initialize()
+        let a = try CheckpointAnalysis.run(c, scope: checkpointScope.scope, group: world, cutAt: ratio)
+        guard world.rank == 0, let cut = a.cut else { return }
+        let existed = FileManager.default.fileExists(atPath: out)
+        do {
+            try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
+            try CheckpointPruning.write(c, cut: cut, to: out, metadata: [
+                "pruned_by": "prunesweep \(toolVersion)", "prune_method": "l1", "prune_ratio": "\(cut.ratio)",
+                "prune_requested": ratio.description, "pruned_entries": "\(cut.count)", "pruned_of": "\(a.parametersInScope)",
+            ], masks: saveMasks)
+        } catch {
+            if !existed { try? FileManager.default.removeItem(atPath: out) }
+            throw error
+        }
+        print(String(format: "pruned %d of %d entries in scope (ratio %.4f; optimal %.2f %%, safe %@); no fine-tuning without --arch",
+                     cut.count, a.parametersInScope, cut.ratio, a.optimal * 100, a.safe.map { String(format: "%.2f %%", $0 * 100) } ?? "n/a"))
+        print("wrote \(out)/ (\(c.shards.count) file(s)\(c.indexPath == nil ? "" : " and the index")\(saveMasks ? ", masks/" : ""))")
+    }
+
+    /// A model of a known architecture: the paper's step with fine-tuning, as the sweep takes it.
+    func prune(_ parent: Model) throws {
         var settings = try training.settings(epochs: 1, lr: 0.01)
         if let finetune { settings.epochs = finetune }   // the older name of --epochs
         let seed = training.seed
-        let parent = try Model.load(path: model)
         try scope.check(parent)
         let test = try dataOptions.load(.test)
         let train = settings.epochs > 0 ? try dataOptions.load(.train) : nil

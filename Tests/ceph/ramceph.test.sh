@@ -89,6 +89,21 @@ two_hosts() {
     [[ $(grep -c " up " <<<"$tree") == 2 ]]
 }
 
+# mkfs_window NAME ID: when osd.ID's mkfs started and ended (epoch seconds),
+# from the first line of its log and its "mkfs success" line.
+mkfs_window() {
+  local log=$T/d-$1/log/osd.$2.log
+  date -d "$(head -n 1 "$log" | cut -d' ' -f1)" +%s.%N
+  date -d "$(grep -m1 'mkfs success' "$log" | cut -d' ' -f1)" +%s.%N
+}
+# Every node's OSD is made at the same time: the mkfs windows overlap.
+mkfs_parallel() {
+  local a b
+  a=$(mkfs_window "$1" 0 | paste -sd ' ') b=$(mkfs_window "$1" 1 | paste -sd ' ')
+  echo "# mkfs windows: osd.0 (n1) $a, osd.1 (n2) $b"
+  echo "$a $b" | awk '{s = ($1 > $3 ? $1 : $3); e = ($2 < $4 ? $2 : $4); exit !(s < e)}'
+}
+
 ended() { for _ in {1..50}; do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
 
 # nothing of deployment NAME (fsid F) is left: process, file or device
@@ -231,6 +246,7 @@ check "up on n[1-2] through srun" up_srun
 fs=$(state s FSID)
 launcher=$(cat "$T/d-s/run/launcher.pid")
 check "one OSD per emulated node in the CRUSH map" two_hosts
+check "both nodes' OSDs made at the same time" mkfs_parallel s
 check "srun step holds the remote OSD" kill -0 "$launcher"
 check "I/O across both nodes" roundtrip s
 check "down through srun" env PATH="$T/bin:$PATH" SLURM_JOB_ID=4242 "$RAMCEPH" down --dir "$T/d-s"

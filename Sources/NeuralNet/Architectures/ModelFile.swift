@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Safetensors
 
@@ -47,5 +48,35 @@ extension Model {
 
     public static func load(path: String) throws -> Model {
         try Model(Safetensors.decode(AtomicFile.read(path), source: path), source: path)
+    }
+}
+
+extension Model {
+    /// A model of a known architecture from any checkpoint that holds its
+    /// parameters under PyTorch's names (F32, F64, F16 or BF16; e.g. one
+    /// PyTorch saved): every parameter must be there with its shape.
+    public convenience init(checkpoint c: Checkpoint, architecture: Architecture, inputSide: Int, classes: Int) throws {
+        self.init(architecture, inputSide: inputSide, classes: classes)
+        let reader = try CheckpointReader(c)
+        for p in parameters {
+            guard let t = c.tensors.first(where: { $0.name == p.name }) else {
+                throw CheckpointError("\(c.shards.first?.path ?? ""): no tensor '\(p.name)' for \(architecture) (it has \(c.tensors.prefix(8).map(\.name).joined(separator: ", "))\(c.tensors.count > 8 ? ", ..." : ""))")
+            }
+            guard t.shape == p.shape else { throw CheckpointError("\(c.shards[t.shard].path): tensor '\(t.name)' is \(t.shape), \(architecture) needs \(p.shape)") }
+            var values = [Float](repeating: 0, count: p.count)
+            try values.withUnsafeMutableBufferPointer { out in
+                try reader.read(t) { raw, first in
+                    let n = raw.count / t.dtype.size, dst = out.baseAddress! + first
+                    switch t.dtype {
+                    case .F32: _ = UnsafeMutableRawPointer(dst).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                    case .F64: for i in 0..<n { dst[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
+                    case .F16: ps_widen_f16(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), Int64(n), dst)
+                    case .BF16: ps_widen_bf16(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), Int64(n), dst)
+                    default: throw CheckpointError("\(c.shards[t.shard].path): tensor '\(t.name)' is \(t.dtype.rawValue), not a floating-point type")
+                    }
+                }
+            }
+            p.copy(from: values)
+        }
     }
 }

@@ -36,7 +36,7 @@ let package = Package(
             "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore", "Safetensors", "SeededRandom", "ProgressOutput",
             .product(name: "Logging", package: "swift-log"),
         ]),
-        .target(name: "Reports", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet"]),
+        .target(name: "Reports", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet", "SeededRandom", "Safetensors"]),
         .executableTarget(name: "prunesweep", dependencies: [
             "NeuralNet", "Datasets", "Pruning", "Distillation", "Cluster", "TensorStore", "Safetensors", "ProgressOutput", "Sweep", "Reports",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -52,7 +52,7 @@ let package = Package(
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet"]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "NeuralNet", "Safetensors", "Datasets", "TestSupport"]),
         .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet"], exclude: ["Fixtures"]),
-        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "Pruning", "Distillation", "TestSupport"]),
+        .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "Pruning", "Distillation", "NeuralNet", "SeededRandom", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

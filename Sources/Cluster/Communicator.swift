@@ -7,7 +7,7 @@ public struct MPIError: Error, CustomStringConvertible {
     public var description: String {
         var buf = [CChar](repeating: 0, count: 512)
         ps_error_string(code, &buf, Int32(buf.count))
-        return "MPI \(call) failed (\(code)): \(String(cString: buf))"
+        return "MPI \(call) failed (\(code)): \(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))"
     }
 }
 
@@ -162,7 +162,7 @@ public enum World {
     public static var hostname: String {
         var buf = [CChar](repeating: 0, count: 256)
         gethostname(&buf, buf.count)
-        return String(cString: buf)
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     public static func finalize() {

@@ -4,20 +4,22 @@ import Pruning
 import Sweep
 
 /// One table row: the finished trials of one method x teacher x prune ratio
-/// (and variant: the values of any further sweep axis), summarised over seeds.
+/// (and variant: the values of any further sweep axis) of a study, summarised over seeds.
 public struct Cell {
     public var variant: String      // "" unless trials differ in settings beyond seed, ratio, teacher and method
     public var method: PruneMethod
     public var teacher: TeacherKind
     public var ratio: Ratio
     public var seeds: [UInt64]
-    /// Summaries over seeds of each metric (absent: no trial recorded it).
-    public var summaries: [TrialMetric: Summary]
+    /// Summaries over seeds of each metric (absent: no trial has it).
+    public var summaries: [CellMetric: Summary]
     /// Per-seed values of each metric, in `seeds` order where present.
-    public var values: [TrialMetric: [Double]]
+    public var values: [CellMetric: [Double]]
+    /// Each tensor's fraction of zeros, averaged over seeds.
+    public var sparsityPerTensor: [String: Double]
 
     public var n: Int { seeds.count }
-    public func mean(_ m: TrialMetric) -> Double { summaries[m]?.mean ?? .nan }
+    public func mean(_ m: CellMetric) -> Double { summaries[m]?.mean ?? .nan }
 }
 
 /// Welch's test of one teacher against the control at one ratio, on accuracy after fine-tuning.
@@ -31,48 +33,82 @@ public struct Comparison {
     public var t: Double
     public var df: Double
     public var p: Double
-    public var pHolm: Double            // Holm over every comparison of the report
+    public var pHolm: Double            // Holm over every comparison of the study
     public var hedgesG: Double
     public var n: (teacher: Int, control: Int)
 }
 
-/// The parent's resolved ratios per seed (and on average).
-public struct ParentRatios {
+/// A finished parent: the unpruned net of one seed.
+public struct ParentResult {
     public var label: String
     public var seed: UInt64
-    public var optimal: Double
-    public var safe: Double
-    public var k2: Double
-    public var accuracy: Double
+    public var metrics: TrainMetrics
+    public func value(_ m: ParentMetric) -> Double { m.value(metrics) ?? .nan }
 }
 
+/// The results of one study: its parents, its cells, and the teachers' tests.
 public struct Analysis {
+    public var study: Study
     public var control: TeacherKind
+    public var bootstrap: Bootstrap
+    public var cost: CostModel
     public var cells: [Cell]
     public var comparisons: [Comparison]
-    public var parents: [ParentRatios]
-    public var averageRatios: (optimal: Summary, safe: Summary, k2: Summary)
+    public var parents: [ParentResult]
+    public var parentSummaries: [ParentMetric: Summary]
 
-    public init(_ set: ResultSet, control: TeacherKind = .none) {
-        self.control = control
-        let trials: [(record: ResultRecord, spec: TrialSpec, metrics: TrialMetrics)] = set.records.compactMap { r in
-            guard r.status == .done, case .trial(let spec) = r.spec, let m = r.trial else { return nil }
-            return (r, spec, m)
+    /// One analysis per (dataset, architecture) of the results, in name order.
+    public static func studies(_ set: ResultSet, control: TeacherKind = .none, bootstrap: Bootstrap = Bootstrap()) -> [Analysis] {
+        var trials: [Study: [(spec: TrialSpec, metrics: TrialMetrics)]] = [:]
+        var parents: [Study: [(label: String, spec: TrainSpec, metrics: TrainMetrics)]] = [:]
+        var datasets: [String: String] = [:]   // data directory -> its name, worked out once
+        func study(_ p: TrainSpec) -> Study {
+            if let d = datasets[p.data.dir] { return Study(dataset: d, architecture: p.arch) }
+            let s = Study(p)
+            datasets[p.data.dir] = s.dataset
+            return s
         }
+        for r in set.records where r.status == .done {
+            switch (r.spec, r.metrics) {
+            case (.trial(let spec), .trial(let m)?): trials[study(spec.parent), default: []].append((spec, m))
+            case (.parent(let spec), .train(let m)?): parents[study(spec), default: []].append((r.label, spec, m))
+            default: continue
+            }
+        }
+        return Set(trials.keys).union(parents.keys).sorted(by: Study.order).map {
+            Analysis(study: $0, trials: trials[$0] ?? [], parents: parents[$0] ?? [], control: control, bootstrap: bootstrap)
+        }
+    }
+
+    init(study: Study, trials: [(spec: TrialSpec, metrics: TrialMetrics)], parents: [(label: String, spec: TrainSpec, metrics: TrainMetrics)],
+         control: TeacherKind, bootstrap: Bootstrap) {
+        self.study = study; self.control = control; self.bootstrap = bootstrap
+        let cost = CostModel(study.architecture)
+        self.cost = cost
 
         // Variant: the trial settings (other than the cell's own) that take more than one value.
-        let settings = trials.map { Analysis.variantSettings($0.spec) }
+        var known: [TrialSpec: [String: String]] = [:]
+        let settings = trials.map { t in
+            let key = Analysis.variantKey(t.spec)
+            if let s = known[key] { return s }
+            let s = Analysis.variantSettings(t.spec)
+            known[key] = s
+            return s
+        }
         var valuesOf: [String: Set<String>] = [:]
-        for s in settings { for (k, v) in s { valuesOf[k, default: []].insert(v) } }
+        for s in known.values { for (k, v) in s { valuesOf[k, default: []].insert(v) } }
         let variantKeys = valuesOf.filter { $0.value.count > 1 }.keys.sorted()
 
+        // Each trial meets its own parent (the same TrainSpec: the same seed and settings).
+        let parentOf = Dictionary(parents.map { ($0.spec, $0.metrics) }, uniquingKeysWith: { _, last in last })
         struct Key: Hashable { var variant: String, method: PruneMethod, teacher: TeacherKind, ratio: Ratio }
-        var order: [Key] = [], groups: [Key: [(seed: UInt64, metrics: TrialMetrics)]] = [:]
+        typealias Trial = (seed: UInt64, metrics: TrialMetrics, parent: TrainMetrics?)
+        var order: [Key] = [], groups: [Key: [Trial]] = [:]
         for (t, s) in zip(trials, settings) {
             let k = Key(variant: variantKeys.map { "\($0)=\(s[$0] ?? "-")" }.joined(separator: " "),
                         method: t.spec.method, teacher: t.spec.teacher, ratio: t.spec.ratio)
             if groups[k] == nil { order.append(k) }
-            groups[k, default: []].append((t.spec.seed, t.metrics))
+            groups[k, default: []].append((t.spec.seed, t.metrics, parentOf[t.spec.parent]))
         }
         order.sort { a, b in
             (a.variant, a.method.rawValue, a.ratio.sortKey, Analysis.teacherOrder(a.teacher, control), a.teacher.description)
@@ -80,43 +116,58 @@ public struct Analysis {
         }
         cells = order.map { k in
             let rs = (groups[k] ?? []).sorted { $0.seed < $1.seed }
-            var values: [TrialMetric: [Double]] = [:]
-            for m in TrialMetric.allCases {
-                let v = rs.compactMap { m.value($0.metrics) }.filter(\.isFinite)
-                if !v.isEmpty { values[m] = v }
+            let values: [(metric: CellMetric, values: [Double])] = CellMetric.allCases.compactMap { m in
+                let v = rs.compactMap { m.value($0.metrics, parent: $0.parent, cost: cost) }.filter(\.isFinite)
+                return v.isEmpty ? nil : (m, v)
             }
-            return Cell(variant: k.variant, method: k.method, teacher: k.teacher, ratio: k.ratio,
-                        seeds: rs.map(\.seed), summaries: values.mapValues(Summary.init), values: values)
+            var names = Set<String>()
+            for r in rs { names.formUnion(r.metrics.sparsityPerTensor.keys) }
+            let perTensor = Dictionary(uniqueKeysWithValues: names.map { name in
+                let v = rs.compactMap { $0.metrics.sparsityPerTensor[name] }
+                return (name, v.reduce(0, +) / Double(v.count))
+            })
+            return Cell(variant: k.variant, method: k.method, teacher: k.teacher, ratio: k.ratio, seeds: rs.map(\.seed),
+                        summaries: bootstrap.summaries(values, seeds: rs.count, stream: "\(study) \(k.variant) \(k.method) \(k.teacher) \(k.ratio)"),
+                        values: Dictionary(uniqueKeysWithValues: values), sparsityPerTensor: perTensor)
         }
 
-        // Every teacher against the control at the same ratio; Holm over the whole family.
+        // Every teacher against the control at the same ratio; Holm over the study's comparisons.
         var comps: [Comparison] = []
         for c in cells where c.teacher != control {
             guard let ctrl = cells.first(where: { $0.teacher == control && $0.variant == c.variant && $0.method == c.method && $0.ratio == c.ratio }) else { continue }
-            let a = c.values[.accuracyAfter] ?? [], b = ctrl.values[.accuracyAfter] ?? []
+            let a = c.values[.recorded(.accuracyAfter)] ?? [], b = ctrl.values[.recorded(.accuracyAfter)] ?? []
             let w = welchTTest(a, b)
             comps.append(Comparison(variant: c.variant, method: c.method, ratio: c.ratio, teacher: c.teacher, control: control,
-                                    meanDifference: c.mean(.accuracyAfter) - ctrl.mean(.accuracyAfter),
+                                    meanDifference: c.mean(.recorded(.accuracyAfter)) - ctrl.mean(.recorded(.accuracyAfter)),
                                     t: w.t, df: w.df, p: w.p, pHolm: .nan, hedgesG: hedgesG(a, b), n: (a.count, b.count)))
         }
         let adjusted = holm(comps.map(\.p))
         for i in comps.indices { comps[i].pHolm = adjusted[i] }
         comparisons = comps
 
-        let parents: [ParentRatios] = set.records.compactMap { r in
-            guard r.status == .done, case .parent(let spec) = r.spec, let m = r.train else { return nil }
-            return ParentRatios(label: r.label, seed: spec.seed, optimal: m.optimalRatio ?? .nan, safe: m.safeRatio ?? .nan,
-                                k2: m.k2 ?? .nan, accuracy: m.accuracy)
-        }.sorted { $0.seed < $1.seed }
-        func summary(_ k: KeyPath<ParentRatios, Double>) -> Summary { Summary(parents.map { $0[keyPath: k] }.filter(\.isFinite)) }
-        averageRatios = (summary(\.optimal), summary(\.safe), summary(\.k2))
-        self.parents = parents
+        let results = parents.map { ParentResult(label: $0.label, seed: $0.spec.seed, metrics: $0.metrics) }
+            .sorted { ($0.seed, $0.label) < ($1.seed, $1.label) }
+        self.parents = results
+        parentSummaries = bootstrap.summaries(ParentMetric.allCases.compactMap { m in
+            let v = results.map { $0.value(m) }.filter(\.isFinite)
+            return v.isEmpty ? nil : (m, v)
+        }, seeds: results.count, stream: "\(study) parents")
+    }
+
+    /// The spec with everything that names the cell or the study blanked: trials
+    /// with the same key have the same variant settings, worked out once.
+    static func variantKey(_ spec: TrialSpec) -> TrialSpec {
+        var k = spec
+        k.ratio = .fixed(0); k.method = .l1; k.teacher = .none; k.threads = 0
+        k.parent.seed = 0; k.parent.data.dir = ""
+        return k
     }
 
     /// A trial's settings as "path=value" pairs, without those that name its cell
-    /// (ratio, method, teacher, seed) or do not change its numbers (data location).
+    /// (ratio, method, teacher, seed), its study (architecture, data) or do not
+    /// change its numbers (threads).
     static func variantSettings(_ spec: TrialSpec) -> [String: String] {
-        let ignored: Set<String> = ["ratio", "method", "teacher", "threads", "parent.seed", "parent.data.dir"]
+        let ignored: Set<String> = ["ratio", "method", "teacher", "threads", "parent.seed", "parent.data.dir", "parent.arch"]
         guard let data = try? JSONEncoder().encode(spec), let object = try? JSONSerialization.jsonObject(with: data) else { return [:] }
         var out: [String: String] = [:]
         func walk(_ v: Any, _ path: String) {

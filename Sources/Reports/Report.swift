@@ -1,45 +1,52 @@
 import Distillation
 import Foundation
+import Safetensors
 
-/// `prunesweep report`: read results directories, analyse, write the files.
+/// `prunesweep report`: read results directories, analyse each (dataset,
+/// architecture) study, write the files.
 public struct Report {
-    public enum Format: String, CaseIterable { case md, csv, html, all }
+    public enum Format: String, CaseIterable, Sendable { case md, csv, html, json, all }
 
     public var set: ResultSet
-    public var analysis: Analysis
+    public var bootstrap: Bootstrap
+    /// One per (dataset, architecture), in name order.
+    public var analyses: [Analysis]
 
-    public init(directories: [String], control: TeacherKind = .none) throws {
-        set = try ResultSet.load(directories)
-        analysis = Analysis(set, control: control)
+    public init(directories: [String], control: TeacherKind = .none, bootstrap: Bootstrap = Bootstrap()) throws {
+        self.init(set: try ResultSet.load(directories), control: control, bootstrap: bootstrap)
     }
 
-    public init(set: ResultSet, control: TeacherKind = .none) {
+    public init(set: ResultSet, control: TeacherKind = .none, bootstrap: Bootstrap = Bootstrap()) {
         self.set = set
-        analysis = Analysis(set, control: control)
+        self.bootstrap = bootstrap
+        analyses = Analysis.studies(set, control: control, bootstrap: bootstrap)
     }
 
-    /// Writes report.md / report.csv / report.html (and plots/*.svg for md and html)
-    /// into `dir`, each atomically (a temporary name renamed). Returns the paths written.
+    /// Writes report.md / report.csv / report.html / report.json (and plots/*.svg
+    /// for md and html) into `dir`, each atomically (a temporary name renamed).
+    /// Returns the paths written.
     @discardableResult
     public func write(to dir: String, format: Format = .all) throws -> [String] {
-        let want = format == .all ? [Format.md, .csv, .html] : [format]
+        let want = format == .all ? [Format.md, .csv, .html, .json] : [format]
         try createDirectory(dir)
         var written: [String] = []
-        var plots: [(name: String, svg: String)] = []
+        var perStudy: [[Figure]] = [], overall: [Figure] = []
         if want.contains(.md) || want.contains(.html) {
-            plots = Plots.all(analysis, set)
+            perStudy = analyses.map(Plots.study)
+            overall = Plots.overall(analyses)
             try createDirectory("\(dir)/plots")
-            for p in plots { written.append(try writeFile(p.svg, "\(dir)/plots/\(p.name).svg")) }
+            for p in overall + perStudy.joined() { written.append(try writeFile(p.svg, "\(dir)/plots/\(p.name).svg")) }
         }
-        if want.contains(.md) { written.append(try writeFile(Writers.markdown(analysis, set, plots: plots.map(\.name)), "\(dir)/report.md")) }
-        if want.contains(.csv) { written.append(try writeFile(Writers.csv(analysis), "\(dir)/report.csv")) }
-        if want.contains(.html) { written.append(try writeFile(Writers.html(analysis, set, plots: plots), "\(dir)/report.html")) }
+        if want.contains(.md) { written.append(try writeFile(Writers.markdown(self, studyFigures: perStudy, overallFigures: overall), "\(dir)/report.md")) }
+        if want.contains(.csv) { written.append(try writeFile(TidyCSV.write(analyses), "\(dir)/report.csv")) }
+        if want.contains(.html) { written.append(try writeFile(Writers.html(self, studyFigures: perStudy, overallFigures: overall), "\(dir)/report.html")) }
+        if want.contains(.json) { written.append(try writeFile(try ReportJSON.write(self), "\(dir)/report.json")) }
         return written
     }
 
-    /// The terminal summary table, with a line about problems.
+    /// The terminal summary: each study's table, with a line about problems.
     public var summary: String {
-        var s = analysis.cells.isEmpty ? "no finished trials yet" : Tables.terminal(analysis)
+        var s = analyses.allSatisfy(\.cells.isEmpty) ? "no finished trials yet" : analyses.filter { !$0.cells.isEmpty }.map(Tables.terminal).joined(separator: "\n\n")
         let failed = set.problems.count, missing = set.missing.count
         if failed + missing + set.badLines.count > 0 {
             s += "\n\(failed) failed or skipped, \(missing) missing, \(set.badLines.count) unreadable lines (see the report)"
@@ -54,8 +61,8 @@ public struct Report {
     }
 
     func writeFile(_ text: String, _ path: String) throws -> String {
-        do { try Data(text.utf8).write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw ReportError("\(path): cannot write: \(error.localizedDescription)")
+        do { try AtomicFile.write(Array(text.utf8), to: path) } catch {
+            throw ReportError("\(path): cannot write: \(error)")
         }
         return path
     }

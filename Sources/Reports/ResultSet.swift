@@ -95,7 +95,5 @@ public struct ResultSet {
         } catch { return .failure(ReportError("\(path): its sweep text does not parse: \(error)")) }
     }
 
-    public var trials: [ResultRecord] { records.filter { $0.kind == .trial } }
-    public var parents: [ResultRecord] { records.filter { $0.kind == .parent } }
     public var problems: [ResultRecord] { records.filter { $0.status != .done } }
 }

@@ -21,8 +21,11 @@ public struct SVGPlot {
         public var band: [(x: Double, low: Double, high: Double)]
         public var style: Style
         public var line: Bool
-        public init(name: String, points: [(x: Double, y: Double)], band: [(x: Double, low: Double, high: Double)] = [], style: Style, line: Bool = true) {
-            self.name = name; self.points = points; self.band = band; self.style = style; self.line = line
+        /// Draw the band as a vertical bar at each x (points that are not a curve).
+        public var errorBars: Bool
+        public init(name: String, points: [(x: Double, y: Double)], band: [(x: Double, low: Double, high: Double)] = [], style: Style,
+                    line: Bool = true, errorBars: Bool = false) {
+            self.name = name; self.points = points; self.band = band; self.style = style; self.line = line; self.errorBars = errorBars
         }
     }
 
@@ -90,9 +93,10 @@ public struct SVGPlot {
 
     public func render() -> String {
         let (left, right, top, bottom) = (86.0, 24.0, 46.0, 70.0)
-        let legendRows = series.count + legendExtras.count
-        let legendHeight = Double((legendRows + 1) / 2) * 22 + 10
-        let plotBottom = height - bottom - legendHeight
+        let rows: [(String, Style, Bool)] = series.map { ($0.name, $0.style, $0.line) } + legendExtras.map { ($0.name, $0.style, $0.line) }
+        let legend = Legend(rows.map(\.0))
+        let height = self.height + legend.extra
+        let plotBottom = height - bottom - legend.height
         func px(_ v: Double) -> Double { left + (v - x.lowerBound) / (x.upperBound - x.lowerBound) * (width - left - right) }
         func py(_ v: Double) -> Double { plotBottom - (v - y.lowerBound) / (y.upperBound - y.lowerBound) * (plotBottom - top) }
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
@@ -121,11 +125,11 @@ public struct SVGPlot {
         s += "<g clip-path=\"url(#clip-\(clipID))\">\n"
         for se in series {
             let band = se.band.filter { $0.x.isFinite && $0.low.isFinite && $0.high.isFinite }.sorted { $0.x < $1.x }
-            if band.count >= 2 {
+            if band.count >= 2 && !se.errorBars {
                 let pts = band.map { "\(f(px($0.x))),\(f(py($0.high)))" } + band.reversed().map { "\(f(px($0.x))),\(f(py($0.low)))" }
                 s += "<polygon points=\"\(pts.joined(separator: " "))\" fill=\"\(se.style.color)\" fill-opacity=\"0.15\" stroke=\"none\"/>\n"
             } else {
-                for b in band {   // a lone interval: an error bar
+                for b in band {   // error bars, or a lone interval
                     s += "<line x1=\"\(f(px(b.x)))\" y1=\"\(f(py(b.low)))\" x2=\"\(f(px(b.x)))\" y2=\"\(f(py(b.high)))\" stroke=\"\(se.style.color)\" stroke-width=\"1.5\"/>\n"
                 }
             }
@@ -144,10 +148,9 @@ public struct SVGPlot {
             let anchor = ax > (left + width - right) / 2 ? "end" : "start"
             s += "<text x=\"\(f(ax + (anchor == "end" ? -12 : 12)))\" y=\"\(f(ay + (a.below || ay < top + 20 ? 26 : -14)))\" text-anchor=\"\(anchor)\" fill=\"black\">\(xmlEscape(a.label))</text>\n"
         }
-        // legend: two columns under the axis label
-        let rows: [(String, Style, Bool)] = series.map { ($0.name, $0.style, $0.line) } + legendExtras.map { ($0.name, $0.style, $0.line) }
+        // legend: under the axis label
         for (i, r) in rows.enumerated() {
-            let lx = left + Double(i % 2) * (width - left - right) / 2, ly = plotBottom + 72 + Double(i / 2) * 22
+            let (lx, ly) = legend.position(i, left: left, width: width - left - right, top: plotBottom + 72)
             if r.2 {
                 s += "<line x1=\"\(f(lx))\" y1=\"\(f(ly))\" x2=\"\(f(lx + 40))\" y2=\"\(f(ly))\" stroke=\"\(r.1.color)\" stroke-width=\"2.2\"\(r.1.dash.isEmpty ? "" : " stroke-dasharray=\"\(r.1.dash)\"")/>"
             }
@@ -156,6 +159,22 @@ public struct SVGPlot {
         }
         s += "</svg>\n"
         return s
+    }
+
+    /// Where legend entries go: two columns when every label fits in half the
+    /// width (about 38 characters of 14 px), else one; a figure grows by the rows
+    /// beyond the two its default height holds, so every plot area is as tall.
+    struct Legend {
+        let columns: Int, rows: Int
+        init(_ labels: [String]) {
+            columns = labels.allSatisfy { $0.count <= 38 } ? 2 : 1
+            rows = (labels.count + columns - 1) / columns
+        }
+        var height: Double { Double(rows) * 22 + 10 }
+        var extra: Double { max(0, height - 54) }
+        func position(_ i: Int, left: Double, width: Double, top: Double) -> (x: Double, y: Double) {
+            (left + Double(i % columns) * width / Double(columns), top + Double(i / columns) * 22)
+        }
     }
 
     /// Distinct ids per plot, so several inline SVGs in one HTML page do not share a clip path.

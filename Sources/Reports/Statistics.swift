@@ -1,28 +1,8 @@
 import Foundation
 
-// Statistics across seeds: summaries with Student-t intervals, Welch's t-test,
-// the Mann-Whitney U test, Holm's correction and standardised effect sizes.
+// Tests across seeds: Welch's t-test, the Mann-Whitney U test, Holm's
+// correction and standardised effect sizes (intervals: Bootstrap.swift).
 // Everything in Double; no input traps (degenerate cases are documented per function).
-
-/// Mean, sample standard deviation (n - 1) and the 95 % Student-t confidence
-/// interval of the mean. With n < 2 the sd and interval are NaN (undefined);
-/// with n == 0 the mean is NaN too.
-public struct Summary: Codable, Equatable, Sendable {
-    public var mean: Double
-    public var sd: Double
-    public var ci95Low: Double
-    public var ci95High: Double
-    public var n: Int
-
-    public init(_ values: [Double]) {
-        n = values.count
-        mean = values.isEmpty ? .nan : values.reduce(0, +) / Double(n)
-        guard n >= 2 else { sd = .nan; ci95Low = .nan; ci95High = .nan; return }
-        sd = sampleVariance(values).squareRoot()
-        let half = studentTQuantile(0.975, df: Double(n - 1)) * sd / Double(n).squareRoot()
-        ci95Low = mean - half; ci95High = mean + half
-    }
-}
 
 func sampleVariance(_ x: [Double]) -> Double {
     let m = x.reduce(0, +) / Double(x.count)
@@ -67,34 +47,10 @@ private func betaContinuedFraction(_ x: Double, _ a: Double, _ b: Double) -> Dou
     return h
 }
 
-/// P(T <= t) for Student's t with df degrees of freedom (df > 0, may be fractional).
-public func studentTCDF(_ t: Double, df: Double) -> Double {
-    if t.isNaN || df.isNaN { return .nan }
-    if t.isInfinite { return t > 0 ? 1 : 0 }
-    let tail = 0.5 * regularizedIncompleteBeta(df / (df + t * t), a: df / 2, b: 0.5)   // P(T > |t|)
-    return t >= 0 ? 1 - tail : tail
-}
-
 /// Two-sided p-value of Student's t: P(|T| >= |t|).
 public func studentTTwoSided(_ t: Double, df: Double) -> Double {
     if t.isInfinite { return 0 }
     return regularizedIncompleteBeta(df / (df + t * t), a: df / 2, b: 0.5)
-}
-
-/// The p-quantile of Student's t, by bracketing and bisection on the CDF
-/// (to about 1e-12; monotone so always converges).
-public func studentTQuantile(_ p: Double, df: Double) -> Double {
-    guard p > 0, p < 1, df > 0 else { return p == 0 ? -.infinity : p == 1 ? .infinity : .nan }
-    if p == 0.5 { return 0 }
-    if p < 0.5 { return -studentTQuantile(1 - p, df: df) }
-    var lo = 0.0, hi = 1.0
-    while studentTCDF(hi, df: df) < p { lo = hi; hi *= 2; if hi > 1e300 { return .infinity } }
-    for _ in 0..<200 {
-        let mid = (lo + hi) / 2
-        if studentTCDF(mid, df: df) < p { lo = mid } else { hi = mid }
-        if hi - lo <= 1e-13 * max(1, hi) { break }
-    }
-    return (lo + hi) / 2
 }
 
 /// P(Z <= z) for the standard normal.

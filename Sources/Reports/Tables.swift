@@ -1,5 +1,6 @@
 import Distillation
 import Foundation
+import Pruning
 import Sweep
 
 /// A table as text cells: what the Markdown, HTML and terminal writers share.
@@ -11,25 +12,28 @@ public struct Table {
     public var rows: [[String]]
 }
 
-/// Number formats of the report. Accuracies and agreements are shown in %.
+/// Number formats of the report. Accuracies, ratios and agreements are shown in %.
 enum Fmt {
     static func num(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : (v.isNaN ? "–" : (v > 0 ? "inf" : "-inf")) }
 
-    /// "mean [low, high]" in the metric's unit; the interval needs n >= 2.
-    static func summary(_ s: Summary?, _ metric: TrialMetric) -> String {
-        guard let s else { return "–" }
-        let pct = metric.isPercent, scale = pct ? 100.0 : 1, d = pct ? 2 : 3
+    /// "mean [lower, upper]"; with fewer than 3 seeds "mean (n < 3: the values)".
+    static func summary(_ s: Summary?, _ values: [Double]?, percent: Bool, digits: Int? = nil) -> String {
+        guard let s, s.n > 0 else { return "–" }
+        let scale = percent ? 100.0 : 1, d = digits ?? (percent ? 2 : 3)
         let m = num(s.mean * scale, d)
-        guard s.ci95Low.isFinite else { return m }
-        return "\(m) [\(num(s.ci95Low * scale, d)), \(num(s.ci95High * scale, d))]"
+        switch s.interval {
+        case .percentileBootstrap: return "\(m) [\(num(s.lower * scale, d)), \(num(s.upper * scale, d))]"
+        case .noInterval:
+            let v = s.n > 1 ? ": " + (values ?? []).map { num($0 * scale, d) }.joined(separator: ", ") : ""
+            return "\(m) (n < \(Bootstrap.minimumSeeds)\(v))"
+        }
     }
 
-    /// "mean ± half-width" for the terminal.
-    static func plusMinus(_ s: Summary?, scale: Double = 100) -> String {
-        guard let s else { return "–" }
-        guard s.ci95Low.isFinite else { return num(s.mean * scale, 2) }
-        return "\(num(s.mean * scale, 2)) ± \(num((s.ci95High - s.ci95Low) / 2 * scale, 2))"
+    static func cell(_ c: Cell, _ m: CellMetric) -> String { summary(c.summaries[m], c.values[m], percent: m.isPercent, digits: digits(m)) }
+    static func parent(_ a: Analysis, _ m: ParentMetric) -> String {
+        summary(a.parentSummaries[m], a.parents.map { $0.value(m) }.filter(\.isFinite), percent: m.isPercent)
     }
+    static func digits(_ m: CellMetric) -> Int? { m == .compression || m == .speedUp ? 2 : nil }
 
     static func p(_ p: Double) -> String {
         guard p.isFinite else { return "–" }
@@ -38,9 +42,9 @@ enum Fmt {
 }
 
 public enum Tables {
-    /// Every table of the report, in order.
-    public static func all(_ a: Analysis, _ set: ResultSet) -> [Table] {
-        [accuracy(a), similarity(a), ratios(a), comparisons(a), problems(set), badLines(set)]
+    /// The tables of one study, in order.
+    public static func study(_ a: Analysis) -> [Table] {
+        [parents(a), accuracy(a), cost(a), similarity(a), comparisons(a)]
     }
 
     static func cellColumns(_ a: Analysis) -> [String] {
@@ -49,47 +53,78 @@ public enum Tables {
     static func cellKey(_ c: Cell, _ a: Analysis) -> [String] {
         (Set(a.cells.map(\.variant)).count > 1 ? [c.variant] : []) + [c.method.rawValue, c.teacher.description, c.ratio.description]
     }
+    /// The key columns of the unpruned parent's row.
+    static func parentKey(_ a: Analysis) -> [String] {
+        (Set(a.cells.map(\.variant)).count > 1 ? ["–"] : []) + ["parent (unpruned)", "–", "0"]
+    }
+
+    /// One row per (dataset, architecture): its size, its parents, and the paper's
+    /// point (global L1 at the optimal ratio, fine-tuned with the control teacher).
+    public static func studies(_ analyses: [Analysis]) -> Table {
+        Table(id: "studies", title: "Summary: one row per dataset × architecture",
+              note: "Parents: mean over seeds [95 % bootstrap interval]. At optimal: the l1 cell at the optimal ratio fine-tuned with the control "
+                  + "teacher; Δ: its accuracy after fine-tuning minus its parent's, in percentage points.",
+              header: ["dataset", "architecture", "parameters", "dense multiply-adds / image", "seeds", "parent accuracy %", "optimal ratio %",
+                       "K2", "mean kurtosis", "at optimal: accuracy after %", "Δ (pp)", "compression ×", "speed-up ×"],
+              rows: analyses.map { a in
+                  let best = a.cells.first { $0.method == .l1 && $0.ratio == .optimal && $0.teacher == a.control }
+                  return [a.study.dataset, a.study.architecture.description, String(a.cost.parameters), String(a.cost.denseMultiplyAdds),
+                          String(a.parents.count), Fmt.parent(a, .accuracy), Fmt.parent(a, .optimalRatio), Fmt.parent(a, .k2),
+                          Fmt.parent(a, .meanKurtosis)]
+                      + [.recorded(.accuracyAfter), .accuracyAfterChange, .compression, .speedUp].map { m in best.map { Fmt.cell($0, m) } ?? "–" }
+              })
+    }
+
+    public static func parents(_ a: Analysis) -> Table {
+        let metrics = ParentMetric.allCases
+        var rows = a.parents.map { p in
+            [p.label, String(p.seed)] + metrics.map { m in Fmt.num(p.value(m) * (m.isPercent ? 100 : 1), m.isPercent ? 2 : 3) }
+        }
+        if !a.parents.isEmpty { rows.append(["mean [95 % bootstrap]", "\(a.parents.count) seeds"] + metrics.map { Fmt.parent(a, $0) }) }
+        return Table(id: "parents-\(a.study.slug)", title: "Parents: accuracy, loss, resolved ratios and kurtosis per seed",
+                     note: "The unpruned nets every trial of this study starts from. Optimal: the point of the cosine curve nearest the utopia "
+                         + "(ratio 1, cosine 1); safe: optimal / ln K2 (log2 when K2 < e); K2: kurtosis of the per-tensor kurtoses; "
+                         + "mean kurtosis: the mean of those per-tensor (Pearson) kurtoses.",
+                     header: ["parent", "seed", "accuracy %", "loss", "optimal ratio %", "safe ratio %", "K2", "mean kurtosis"], rows: rows)
+    }
 
     public static func accuracy(_ a: Analysis) -> Table {
-        Table(id: "accuracy", title: "Accuracy, cosine and sparsity per method × teacher × prune ratio",
-              note: "Mean over seeds [95 % Student-t interval]; accuracy, sparsity and resolved ratio in %. "
-                  + "Resolved ratio: the ratio used (optimal / safe resolved per seed from its parent).",
-              header: cellColumns(a) + ["resolved ratio %", "seeds", "accuracy before %", "accuracy after %", "cosine to parent", "sparsity %"],
-              rows: a.cells.map { c in
-                  cellKey(c, a) + [Fmt.summary(c.summaries[.ratio], .ratio), String(c.n)]
-                      + [TrialMetric.accuracyBefore, .accuracyAfter, .cosine, .sparsity].map { Fmt.summary(c.summaries[$0], $0) }
-              })
+        let metrics: [CellMetric] = [.recorded(.accuracyBefore), .accuracyBeforeChange, .recorded(.accuracyAfter), .accuracyAfterChange,
+                                     .recorded(.lossAfter), .lossAfterChange]
+        let parent = parentKey(a) + [String(a.parents.count), Fmt.parent(a, .accuracy), "–", Fmt.parent(a, .accuracy), "–", Fmt.parent(a, .loss), "–"]
+        return Table(id: "accuracy-\(a.study.slug)", title: "Accuracy and loss per method × teacher × prune ratio, and their change from the parent",
+                     note: "Mean over seeds [95 % bootstrap interval]; accuracy in %, its change (Δ) in percentage points. Δ is taken seed by seed "
+                         + "against the trial's own parent, then averaged. Before: the pruned net; after: fine-tuned with the teacher.",
+                     header: cellColumns(a) + ["seeds", "accuracy before %", "Δ before (pp)", "accuracy after %", "Δ after (pp)", "loss after", "Δ loss"],
+                     rows: [parent] + a.cells.map { c in cellKey(c, a) + [String(c.n)] + metrics.map { Fmt.cell(c, $0) } })
+    }
+
+    public static func cost(_ a: Analysis) -> Table {
+        let metrics: [CellMetric] = [.recorded(.ratio), .recorded(.sparsity), .recorded(.cosine), .compression, .speedUp]
+        let parent = parentKey(a) + [String(a.parents.count), "0.00", "–", "1.000", "1.00", "1.00"]
+        return Table(id: "cost-\(a.study.slug)", title: "Compression and theoretical speed-up",
+                     note: "Resolved ratio: the ratio used (optimal / safe resolved per seed from its parent). Sparsity: the fraction of all entries "
+                         + "that are zero. Compression: parameters / nonzero parameters (\(a.cost.parameters) parameters). Speed-up: dense "
+                         + "multiply-adds (\(a.cost.denseMultiplyAdds) per image) / multiply-adds of the nonzero weights, counted per layer "
+                         + "(see Method).",
+                     header: cellColumns(a) + ["seeds", "resolved ratio %", "sparsity %", "cosine to parent", "compression ×", "speed-up ×"],
+                     rows: [parent] + a.cells.map { c in cellKey(c, a) + [String(c.n)] + metrics.map { Fmt.cell(c, $0) } })
     }
 
     public static func similarity(_ a: Analysis) -> Table {
         let m: [TrialMetric] = [.agreementParent, .jsParent, .ckaParent, .agreementTeacher, .jsTeacher, .ckaTeacher]
-        return Table(id: "similarity", title: "Functional similarity after fine-tuning, against the parent and the teacher",
-                     note: "Agreement: % of test images given the same class; JS: Jensen-Shannon divergence of the predicted distributions (nats, lower = closer); "
-                         + "CKA: linear CKA of the penultimate activations. Teacher columns only for model teachers other than the parent.",
+        return Table(id: "similarity-\(a.study.slug)", title: "Functional similarity after fine-tuning, against the parent and the teacher",
+                     note: "Agreement: % of test images given the same class; JS: Jensen-Shannon divergence of the predicted distributions (bits, "
+                         + "lower = closer); CKA: linear CKA of the penultimate activations. Teacher columns only for model teachers other than the parent.",
                      header: cellColumns(a) + ["seeds", "agreement parent %", "JS parent", "CKA parent", "agreement teacher %", "JS teacher", "CKA teacher"],
-                     rows: a.cells.map { c in cellKey(c, a) + [String(c.n)] + m.map { Fmt.summary(c.summaries[$0], $0) } })
-    }
-
-    public static func ratios(_ a: Analysis) -> Table {
-        var rows = a.parents.map { p in
-            [p.label, String(p.seed), Fmt.num(p.accuracy * 100, 2), Fmt.num(p.optimal * 100, 2), Fmt.num(p.safe * 100, 2), Fmt.num(p.k2, 3)]
-        }
-        let (o, s, k) = a.averageRatios
-        if !a.parents.isEmpty {
-            rows.append(["mean [95 % CI]", "\(a.parents.count) seeds", Fmt.summary(Summary(a.parents.map(\.accuracy).filter(\.isFinite)), .ratio),
-                         Fmt.summary(o, .ratio), Fmt.summary(s, .ratio), Fmt.summary(k, .k2)])
-        }
-        return Table(id: "ratios", title: "Resolved optimal and safe ratios and K2 per seed",
-                     note: "Optimal: the point of the cosine curve nearest the utopia (ratio 1, cosine 1); safe: optimal / ln K2 (log2 when K2 < e); "
-                         + "K2: kurtosis of the per-tensor kurtoses.",
-                     header: ["parent", "seed", "parent accuracy %", "optimal ratio %", "safe ratio %", "K2"], rows: rows)
+                     rows: a.cells.map { c in cellKey(c, a) + [String(c.n)] + m.map { Fmt.cell(c, .recorded($0)) } })
     }
 
     public static func comparisons(_ a: Analysis) -> Table {
         let variants = Set(a.cells.map(\.variant)).count > 1
-        return Table(id: "tests", title: "Teachers against the control (\(a.control)): accuracy after fine-tuning",
-                     note: "Welch's two-sided t-test over seeds at each ratio; p (Holm): Holm-corrected over all \(a.comparisons.count) comparisons; "
-                         + "g: Hedges' g (teacher − control). * marks p (Holm) < 0.05.",
+        return Table(id: "tests-\(a.study.slug)", title: "Teachers against the control (\(a.control)): accuracy after fine-tuning",
+                     note: "Welch's two-sided t-test over seeds at each ratio; p (Holm): Holm-corrected over the \(a.comparisons.count) comparisons "
+                         + "of this study; g: Hedges' g (teacher − control). * marks p (Holm) < 0.05.",
                      header: (variants ? ["variant"] : []) + ["method", "ratio", "teacher", "n (teacher / control)", "Δ accuracy (pp)", "t", "df", "p", "p (Holm)", "Hedges' g", ""],
                      rows: a.comparisons.map { c in
                          (variants ? [c.variant] : []) + [c.method.rawValue, c.ratio.description, c.teacher.description, "\(c.n.teacher) / \(c.n.control)",
@@ -113,15 +148,19 @@ public enum Tables {
               header: ["file", "line", "problem"], rows: set.badLines.map { [$0.file, String($0.line), $0.problem] })
     }
 
-    /// The terminal summary: per method × teacher × ratio, n and accuracy before/after, mean ± 95 % CI half-width.
+    /// The terminal summary of one study: its parents, then per method × teacher × ratio
+    /// n, accuracy before and after, and the change after from the parent.
     public static func terminal(_ a: Analysis) -> String {
-        let header = cellColumns(a) + ["n", "acc before %", "acc after %"]
-        let rows = a.cells.map { c in cellKey(c, a) + [String(c.n), Fmt.plusMinus(c.summaries[.accuracyBefore]), Fmt.plusMinus(c.summaries[.accuracyAfter])] }
-        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max()! }
+        let header = cellColumns(a) + ["n", "acc before %", "acc after %", "Δ after pp"]
+        let parent = parentKey(a) + [String(a.parents.count), Fmt.parent(a, .accuracy), Fmt.parent(a, .accuracy), "–"]
+        let rows = [parent] + a.cells.map { c in
+            cellKey(c, a) + [String(c.n)] + [CellMetric.recorded(.accuracyBefore), .recorded(.accuracyAfter), .accuracyAfterChange].map { Fmt.cell(c, $0) }
+        }
+        let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
         func line(_ r: [String]) -> String {
-            r.enumerated().map { i, v in i >= header.count - 3 ? String(repeating: " ", count: widths[i] - v.count) + v : v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
+            r.enumerated().map { i, v in i >= header.count - 4 ? String(repeating: " ", count: widths[i] - v.count) + v : v.padding(toLength: widths[i], withPad: " ", startingAt: 0) }
                 .joined(separator: "  ")
         }
-        return ([line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)).joined(separator: "\n")
+        return (["\(a.study):", line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "  ")] + rows.map(line)).joined(separator: "\n")
     }
 }

@@ -12,10 +12,13 @@ public struct TrainMetrics: Codable, Equatable, Sendable {
     public var safeRatio: Double?
     public var k2: Double?
     public var analysisError: String?
+    /// A parent's Pearson kurtosis per tensor (what K2 is the kurtosis of; absent from older journals).
+    public var kurtosisPerTensor: [String: Double]?
 
     enum CodingKeys: String, CodingKey {
         case accuracy, loss, k2
         case trainLoss = "train_loss", optimalRatio = "optimal_ratio", safeRatio = "safe_ratio", analysisError = "analysis_error"
+        case kurtosisPerTensor = "kurtosis_per_tensor"
     }
 }
 

@@ -71,6 +71,7 @@ final class TaskRunner {
         if task.kind == .parent {
             let a = RatioAnalysis.analyse(model)
             (m.optimalRatio, m.safeRatio, m.k2, m.analysisError) = (a.optimal, a.safe, a.k2, a.problem)
+            m.kurtosisPerTensor = a.perTensorKurtosis.isEmpty ? nil : a.kurtosisByName
         }
         return (model, m)
     }

@@ -81,7 +81,7 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
         }
         var buf = [CChar](repeating: 0, count: 64)
         guard rados_conf_get(c, name, &buf, buf.count) == 0 else { return nil }
-        return Int(String(cString: buf))
+        return Int(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 
     func part(_ key: String, _ i: Int) -> String { i == 0 ? key : "\(key)@\(i)" }

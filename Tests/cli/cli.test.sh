@@ -49,5 +49,6 @@ check "run: bad shard" fails 64 "--shard must be I/N" "$BIN" run "$WORK/nope.tom
 mkdir -p "$WORK/empty"
 check "report: no results" fails 2 "no results" "$BIN" report "$WORK/empty"
 check "report: no such directory" fails 2 "no such directory" "$BIN" report "$WORK/nope"
+check "report: unknown --format" fails 2 "--format must be one of md, csv, html, json, all, got 'pdf'" "$BIN" report "$WORK/empty" --format pdf
 check "shellcheck" shellcheck -x Tests/cli/cli.test.sh
 finish

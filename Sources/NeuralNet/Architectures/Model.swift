@@ -139,24 +139,32 @@ public final class Model {
 }
 
 extension Model {
+    /// The multiply-adds one entry of each parameter takes part in per image in a
+    /// forward pass, in `parameters` order: a convolution weight meets every output
+    /// position once (output height x width), a linear weight once (1). A bias is an
+    /// add per output, not a multiply-add: 0, as ShrinkBench counts.
+    public var multiplyAddsPerEntry: [Int] {
+        var out: [Int] = [], side = imageSide
+        for l in layers {
+            var perWeight = 0
+            if let c = l as? Conv2d {
+                side = c.outputSize(side)
+                perWeight = side * side
+            } else if l is Linear {
+                perWeight = 1
+            } else if let p = l as? MaxPool2d {
+                side /= p.size
+            }
+            for p in l.parameters { out.append(p.isBias ? 0 : perWeight) }
+        }
+        return out
+    }
+
     /// Multiply-adds x 2 per image for one forward pass, and for a training step
     /// (forward, weight gradients, and input gradients for all but the first layer).
     public var flopsPerImage: (forward: Double, training: Double) {
-        var fwd = 0.0, inputGrads = 0.0
-        var side = Double(imageSide)
-        for (i, l) in layers.enumerated() {
-            var f = 0.0
-            if let c = l as? Conv2d {
-                side = (side + 2 * Double(c.padding) - Double(c.kernel)) / Double(c.stride) + 1
-                f = 2 * side * side * Double(c.weight.count)
-            } else if let lin = l as? Linear {
-                f = 2 * Double(lin.weight.count)
-            } else if let p = l as? MaxPool2d {
-                side /= Double(p.size)
-            }
-            fwd += f
-            if i > 0 { inputGrads += f }
-        }
-        return (fwd, 2 * fwd + inputGrads)
+        let flops = zip(parameters, multiplyAddsPerEntry).map { 2 * Double($0.count * $1) }
+        let forward = flops.reduce(0, +), firstLayer = flops.prefix(layers[0].parameters.count).reduce(0, +)
+        return (forward, 2 * forward + (forward - firstLayer))
     }
 }

@@ -68,7 +68,7 @@ extension Model {
                 try reader.read(t) { raw, first in
                     let n = raw.count / t.dtype.size, dst = out.baseAddress! + first
                     switch t.dtype {
-                    case .F32: _ = UnsafeMutableRawPointer(dst).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                    case .F32: UnsafeMutableRawPointer(dst).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
                     case .F64: for i in 0..<n { dst[i] = Float(raw.loadUnaligned(fromByteOffset: 8 * i, as: Double.self)) }
                     case .F16: ps_widen_f16(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), Int64(n), dst)
                     case .BF16: ps_widen_bf16(raw.baseAddress!.assumingMemoryBound(to: UInt16.self), Int64(n), dst)

@@ -219,3 +219,40 @@ public struct CheckpointAnalysis: Codable, Sendable {
         }
     }
 }
+
+/// summary.json of `prunesweep analyse`: what `prunesweep report` shows beside sweep results.
+public struct CheckpointSummary: Codable, Sendable {
+    public struct File: Codable, Sendable {
+        public var path: String, bytes: Int, crc32: String
+        public init(path: String, bytes: Int, crc32: String) { self.path = path; self.bytes = bytes; self.crc32 = crc32 }
+    }
+    public struct Excluded: Codable, Sendable { public var name: String, inScope: Bool, reason: String }
+    public var checkpoint: String
+    public var index: String?
+    public var files: [File]
+    public var scope: CheckpointScope
+    public var optimal: Double
+    public var safe: Double?
+    public var safeLog: SafeLog?
+    public var k2: Double?
+    public var k2Problem: String?
+    /// Mean of the per-tensor kurtoses that are defined (the paper's per-architecture figure).
+    public var meanKurtosis: Double?
+    public var cosineOptimal: Double
+    public var cosineSafe: Double?
+    public var parametersInScope: Int
+    public var parametersOutOfScope: Int
+    public var excluded: [Excluded]
+    public var ranks: Int
+
+    public init(_ path: String, _ a: CheckpointAnalysis, index: String?, files: [File], scope: CheckpointScope, ranks: Int) {
+        let kurtoses = a.tensors.compactMap(\.kurtosis)
+        checkpoint = path; self.index = index; self.files = files; self.scope = scope
+        optimal = a.optimal; safe = a.safe; safeLog = a.safeLog; k2 = a.k2; k2Problem = a.problem
+        meanKurtosis = kurtoses.isEmpty ? nil : kurtoses.reduce(0, +) / Double(kurtoses.count)
+        cosineOptimal = a.cosineOptimal; cosineSafe = a.cosineSafe
+        parametersInScope = a.parametersInScope; parametersOutOfScope = a.parametersOutOfScope
+        excluded = a.tensors.filter { $0.note != nil }.map { Excluded(name: $0.name, inScope: $0.inScope, reason: $0.note ?? "") }
+        self.ranks = ranks
+    }
+}

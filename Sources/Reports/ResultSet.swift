@@ -1,4 +1,5 @@
 import Foundation
+import Pruning
 import Sweep
 
 public struct ReportError: Error, CustomStringConvertible {
@@ -27,6 +28,8 @@ public struct ResultSet {
     /// Sweep names and things the reader could not establish (e.g. no manifest).
     public var sweepNames: [String]
     public var notes: [String]
+    /// Results of `prunesweep analyse` given among the directories.
+    public var checkpoints: [CheckpointSummary] = []
 
     public init(records: [ResultRecord], badLines: [BadLine] = [], missing: [SweepTask] = [],
                 directories: [String] = [], sweepNames: [String] = [], notes: [String] = []) {
@@ -51,9 +54,13 @@ public struct ResultSet {
     public static func load(_ dirs: [String]) throws -> ResultSet {
         guard !dirs.isEmpty else { throw ReportError("no results directory given") }
         var records: [ResultRecord] = [], bad: [BadLine] = [], notes: [String] = [], names: [String] = []
-        var graphTasks: [SweepTask] = [], seen = Set<String>()
+        var graphTasks: [SweepTask] = [], seen = Set<String>(), checkpoints: [CheckpointSummary] = []
         for dir in dirs {
             let files = try journals(in: dir)
+            if files.isEmpty, let c = try checkpointSummary(dir) {
+                checkpoints.append(c)
+                continue
+            }
             var count = 0
             for f in files {
                 let j = Journal.read(f)
@@ -76,9 +83,19 @@ public struct ResultSet {
             }
         }
         var set = ResultSet(records: records, badLines: bad, directories: dirs, sweepNames: names, notes: notes)
+        set.checkpoints = checkpoints
         let have = Set(set.records.map(\.task))
         set.missing = graphTasks.filter { !have.contains($0.id) }
         return set
+    }
+
+    /// The summary.json of an analyse output directory, if `dir` is one.
+    static func checkpointSummary(_ dir: String) throws -> CheckpointSummary? {
+        let path = "\(dir)/summary.json"
+        guard FileManager.default.fileExists(atPath: "\(dir)/tensors.csv"), let data = FileManager.default.contents(atPath: path) else { return nil }
+        do { return try JSONDecoder().decode(CheckpointSummary.self, from: data) } catch {
+            throw ReportError("\(path): not the summary of prunesweep analyse: \(error)")
+        }
     }
 
     /// The sweep's task graph, rebuilt from the sweep file text the manifest holds.

@@ -133,6 +133,19 @@ public enum Tables {
                      })
     }
 
+    /// `prunesweep analyse` results given beside the sweeps: the paper's figures of a checkpoint.
+    public static func checkpoints(_ set: ResultSet) -> Table {
+        func pct(_ v: Double?) -> String { v.map { Fmt.num($0 * 100, 2) } ?? "–" }
+        return Table(id: "checkpoints", title: "Checkpoints analysed (prunesweep analyse)",
+                     note: "The data-free analysis of each checkpoint: optimal ratio nearest the utopia on the global-L1 cosine curve, "
+                         + "safe ratio optimal / ln K2, K2 the kurtosis of the per-tensor kurtoses.",
+                     header: ["checkpoint", "parameters in scope", "optimal ratio %", "cosine at optimal", "safe ratio %", "cosine at safe", "K2", "mean kurtosis"],
+                     rows: set.checkpoints.map { c in
+                         [c.checkpoint, String(c.parametersInScope), pct(c.optimal), Fmt.num(c.cosineOptimal, 4), pct(c.safe),
+                          c.cosineSafe.map { Fmt.num($0, 4) } ?? "–", c.k2.map { Fmt.num($0, 4) } ?? "–", c.meanKurtosis.map { Fmt.num($0, 3) } ?? "–"]
+                     })
+    }
+
     public static func problems(_ set: ResultSet) -> Table {
         var rows = set.problems.map { r in [r.status.rawValue, r.task, r.label, r.error ?? "", r.host] }
         rows += set.missing.map { t in ["missing", t.id, t.label, "no line in any journal (not run yet, or lost)", ""] }

@@ -52,6 +52,7 @@ public enum Writers {
             return s + row(t.header) + row(t.header.map { _ in "---" }) + t.rows.map(row).joined() + "\n"
         }
         s += table(Tables.studies(r.analyses), level: "##") + figures(overallFigures)
+        if !r.set.checkpoints.isEmpty { s += table(Tables.checkpoints(r.set), level: "##") }
         for (a, fs) in zip(r.analyses, studyFigures) {
             s += "## \(a.study)\n\n" + figures(fs) + Tables.study(a).map { table($0, level: "###") }.joined()
         }
@@ -87,6 +88,7 @@ public enum Writers {
             fs.isEmpty ? "" : "<div class=\"figures\">\n" + fs.map { "<figure id=\"plot-\($0.name)\">\n\($0.svg)</figure>\n" }.joined() + "</div>\n"
         }
         s += table(Tables.studies(r.analyses), level: "h2") + figures(overallFigures)
+        if !r.set.checkpoints.isEmpty { s += table(Tables.checkpoints(r.set), level: "h2") }
         for (a, fs) in zip(r.analyses, studyFigures) {
             s += "<section id=\"study-\(a.study.slug)\">\n<h2>\(xmlEscape(a.study.description))</h2>\n" + figures(fs)
             s += Tables.study(a).map { table($0, level: "h3") }.joined() + "</section>\n"

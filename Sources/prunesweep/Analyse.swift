@@ -54,12 +54,8 @@ struct Analyse: ParsableCommand {
     func write(_ a: CheckpointAnalysis, checkpoint c: Checkpoint, hashes: [String], ranks: Int) throws {
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
         func path(_ name: String) -> String { (out as NSString).appendingPathComponent(name) }
-        let summary = AnalyseSummary(
-            checkpoint: self.path, index: c.indexPath, files: zip(c.shards, hashes).map { .init(path: $0.path, bytes: $0.size, crc32: $1) },
-            scope: scope.scope, optimal: a.optimal, safe: a.safe, safeLog: a.safeLog, k2: a.k2, k2Problem: a.problem,
-            cosineOptimal: a.cosineOptimal, cosineSafe: a.cosineSafe, parametersInScope: a.parametersInScope,
-            parametersOutOfScope: a.parametersOutOfScope,
-            excluded: a.tensors.filter { $0.note != nil }.map { .init(name: $0.name, inScope: $0.inScope, reason: $0.note ?? "") }, ranks: ranks)
+        let summary = CheckpointSummary(self.path, a, index: c.indexPath,
+                                        files: zip(c.shards, hashes).map { .init(path: $0.path, bytes: $0.size, crc32: $1) }, scope: scope.scope, ranks: ranks)
         try writeJSON(summary, to: path("summary.json"))
         try AtomicFile.write(Array(("ratio,cosine\n" + a.curve.map { String(format: "%.2f,%.17g", $0.ratio, $0.cosine) }.joined(separator: "\n") + "\n").utf8), to: path("curve.csv"))
         func num(_ v: Double?) -> String { v.map { String(format: "%.17g", $0) } ?? "" }
@@ -94,26 +90,6 @@ struct ScopeOptions: ParsableArguments {
     @Option(help: "Analyse only tensors whose names match this glob (repeatable; default: *.weight and *.bias).") var include: [String] = []
     @Option(help: "Leave out tensors whose names match this glob (repeatable).") var exclude: [String] = []
     var scope: CheckpointScope { CheckpointScope(include: include, exclude: exclude) }
-}
-
-struct AnalyseSummary: Codable {
-    struct File: Codable { var path: String; var bytes: Int; var crc32: String }
-    struct Excluded: Codable { var name: String; var inScope: Bool; var reason: String }
-    var checkpoint: String
-    var index: String?
-    var files: [File]
-    var scope: CheckpointScope
-    var optimal: Double
-    var safe: Double?
-    var safeLog: SafeLog?
-    var k2: Double?
-    var k2Problem: String?
-    var cosineOptimal: Double
-    var cosineSafe: Double?
-    var parametersInScope: Int
-    var parametersOutOfScope: Int
-    var excluded: [Excluded]
-    var ranks: Int
 }
 
 func csvField(_ s: String) -> String { s.contains(where: { ",\"\n".contains($0) }) ? "\"\(s.replacingOccurrences(of: "\"", with: "\"\""))\"" : s }

@@ -101,6 +101,15 @@ assert sum(r["status"] == "done" for r in rs) == 3, [r["status"] for r in rs]
 PY2
 }
 check "[parent] checkpoint: loaded as the parent, its optimal ratio and K2 equal analyse's" checkpoint_parent
+report_beside() {
+  "$BIN" report "$WORK/ckpt/ckpt" "$WORK/ckpt-analyse" --out "$WORK/rep" >"$WORK/rep.log" || return 1
+  local optimal
+  optimal=$(python3 -c "import json; print('%.2f' % (100 * json.load(open('$WORK/ckpt-analyse/summary.json'))['optimal']))")
+  grep -q "^## Checkpoints analysed" "$WORK/rep/report.md" &&
+    grep -Eq "^\| [^|]*lenet5-torch.safetensors \| [0-9]+ \| $optimal \|" "$WORK/rep/report.md" &&
+    grep -q 'id="checkpoints"' "$WORK/rep/report.html" && grep -q "checkpoint .*lenet5-torch.safetensors: optimal $optimal %" "$WORK/rep.log"
+}
+check "prunesweep report shows an analyse result beside the sweep's" report_beside
 
 # refused: exit 2, a message naming the file (and the tensor), no output directory
 refused() {

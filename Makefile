@@ -35,7 +35,7 @@ unit-tests:
 	swift test --skip-build
 
 # The same tests on 2 and 3 ranks: expected values come from rank and size.
-MPI_TESTS := ClusterTests SweepTests.DataParallelTests
+MPI_TESTS := ClusterTests.CommunicatorTests SweepTests.DataParallelTests
 mpi-tests:
 	for n in 2 3; do for t in $(MPI_TESTS); do timeout 300 mpirun -np $$n .build/debug/prunesweepPackageTests.xctest $$t || exit 1; done; done
 

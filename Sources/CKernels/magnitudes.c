@@ -126,25 +126,31 @@ static inline uint64_t raw_key(const void *x, int dtype, int64_t i, int width) {
     return key64(d);
 }
 
-// One element: zero it if its key is below t, or equal while ties remain.
-#define PRUNE_STEP(keyexpr, zeroexpr)                                    \
-    {                                                                    \
-        uint64_t k_ = (keyexpr);                                         \
-        int z_ = k_ < t;                                                 \
-        if (k_ == t && *ties > 0) { (*ties)--; z_ = 1; }                 \
-        if (z_) { zeroexpr; }                                            \
-        if (mask) mask[i] = (uint8_t)!z_;                                \
+// Entries below t go first, in one loop the compiler vectorises; then, while
+// ties remain, entries equal to t in index order (rare: one tensor holds them).
+#define PRUNE(T, keyof)                                                                          \
+    {                                                                                            \
+        T *p = x;                                                                                \
+        if (mask) for (int64_t i = 0; i < n; i++) mask[i] = (uint64_t)(keyof) >= t;              \
+        for (int64_t i = 0; i < n; i++) p[i] = (uint64_t)(keyof) < t ? 0 : p[i];                 \
+        for (int64_t i = 0; i < n && *ties > 0; i++) {                                           \
+            if ((uint64_t)(keyof) == t) { p[i] = 0; (*ties)--; if (mask) mask[i] = 0; }          \
+        }                                                                                        \
     }
 
 CLONED void ps_prune(void *x, int dtype, int64_t n, uint64_t t, int width, int64_t *ties, uint8_t *mask) {
     static const int size[] = {4, 8, 2, 2};
     if (width == 32 && dtype == 3) {   // BF16: the key is the bits, shifted
-        uint16_t *p = x;
-        for (int64_t i = 0; i < n; i++) PRUNE_STEP((uint64_t)(p[i] & 0x7FFFu) << 16, p[i] = 0)
+        PRUNE(uint16_t, (p[i] & 0x7FFFu) << 16)
     } else if (width == 32 && dtype == 0) {
-        uint32_t *p = x;
-        for (int64_t i = 0; i < n; i++) PRUNE_STEP(p[i] & 0x7FFFFFFFu, p[i] = 0)
+        PRUNE(uint32_t, p[i] & 0x7FFFFFFFu)
     } else {
-        for (int64_t i = 0; i < n; i++) PRUNE_STEP(raw_key(x, dtype, i, width), memset((char *)x + size[dtype] * i, 0, (size_t)size[dtype]))
+        for (int64_t i = 0; i < n; i++) {
+            uint64_t k = raw_key(x, dtype, i, width);
+            int zero = k < t;
+            if (k == t && *ties > 0) { (*ties)--; zero = 1; }
+            if (zero) memset((char *)x + size[dtype] * i, 0, (size_t)size[dtype]);
+            if (mask) mask[i] = (uint8_t)!zero;
+        }
     }
 }

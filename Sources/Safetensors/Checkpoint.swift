@@ -155,7 +155,7 @@ public final class CheckpointReader {
     private var fds: [Int32]
     private var buffer: UnsafeMutableRawBufferPointer
 
-    public init(_ checkpoint: Checkpoint, chunkBytes: Int = 16 << 20) throws {
+    public init(_ checkpoint: Checkpoint, chunkBytes: Int = 1 << 20) throws {
         self.checkpoint = checkpoint
         fds = []
         buffer = .allocate(byteCount: chunkBytes, alignment: 64)

@@ -35,41 +35,26 @@ CLONED void ps_widen_f32(const float *x, int64_t n, double *out) {
     for (int64_t i = 0; i < n; i++) out[i] = x[i];
 }
 
-CLONED int64_t ps_level1_f32(const float *x, int64_t n, ps_bin *bins, double shift, double *powers) {
-    int64_t bad = 0;
-    double p1 = powers[0], p2 = powers[1], p3 = powers[2], p4 = powers[3];
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t k = key32(x[i]);
-        if (k >= 0x7F800000u) { bad++; continue; }
-        ps_bin *b = bins + (k >> 16);
-        uint64_t m = significand32(k);
-        b->count++;
-        uint64_t sq = m * m, low = b->sum0 + sq;   // < 2^48: no 128-bit arithmetic needed
-        b->sum1 += low < sq;
-        b->sum0 = low;
-        double d = (double)x[i] - shift, d2 = d * d;
-        p1 += d; p2 += d2; p3 += d2 * d; p4 += d2 * d2;
+// nonfinite: the smallest key of an infinity or NaN; top: the shift that leaves a key's first 16 bits.
+#define LEVEL1(name, T, key, significand, nonfinite, top)                                                   \
+    CLONED int64_t name(const T *x, int64_t n, ps_bin *bins, double shift, double *powers) {                \
+        int64_t bad = 0;                                                                                    \
+        double p1 = powers[0], p2 = powers[1], p3 = powers[2], p4 = powers[3];                              \
+        for (int64_t i = 0; i < n; i++) {                                                                   \
+            uint64_t k = key(x[i]);                                                                         \
+            if (k >= (nonfinite)) { bad++; continue; }                                                      \
+            ps_bin *b = bins + (k >> (top));                                                                \
+            uint64_t m = significand(k);                                                                    \
+            b->count++;                                                                                     \
+            add_square(b, (unsigned __int128)m * m);                                                        \
+            double d = (double)x[i] - shift, d2 = d * d;                                                    \
+            p1 += d; p2 += d2; p3 += d2 * d; p4 += d2 * d2;                                                 \
+        }                                                                                                   \
+        powers[0] = p1; powers[1] = p2; powers[2] = p3; powers[3] = p4;                                     \
+        return bad;                                                                                         \
     }
-    powers[0] = p1; powers[1] = p2; powers[2] = p3; powers[3] = p4;
-    return bad;
-}
-
-CLONED int64_t ps_level1_f64(const double *x, int64_t n, ps_bin *bins, double shift, double *powers) {
-    int64_t bad = 0;
-    double p1 = powers[0], p2 = powers[1], p3 = powers[2], p4 = powers[3];
-    for (int64_t i = 0; i < n; i++) {
-        uint64_t k = key64(x[i]);
-        if (k >= 0x7FF0000000000000ull) { bad++; continue; }
-        ps_bin *b = bins + (k >> 48);
-        uint64_t m = significand64(k);
-        b->count++;
-        add_square(b, (unsigned __int128)m * m);
-        double d = x[i] - shift, d2 = d * d;
-        p1 += d; p2 += d2; p3 += d2 * d; p4 += d2 * d2;
-    }
-    powers[0] = p1; powers[1] = p2; powers[2] = p3; powers[3] = p4;
-    return bad;
-}
+LEVEL1(ps_level1_f32, float, key32, significand32, 0x7F800000u, 16)
+LEVEL1(ps_level1_f64, double, key64, significand64, 0x7FF0000000000000ull, 48)
 
 // The slot of prefix p among m sorted prefixes, or -1.
 static inline int64_t find(const uint64_t *prefixes, int64_t m, uint64_t p) {

@@ -13,7 +13,7 @@ public enum PruneMethod: String, Sendable, CaseIterable, Codable {
 /// Which tensors may be pruned: all weights and biases (the paper), weights
 /// only, and/or only the named layers ("fc1" covers fc1.weight and fc1.bias;
 /// a full tensor name covers that tensor).
-public struct PruneScope: Sendable, Equatable, Codable {
+public struct PruneScope: Sendable, Hashable, Codable {
     public var weightsOnly: Bool
     public var layers: [String]?
 

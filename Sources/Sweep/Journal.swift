@@ -1,9 +1,11 @@
+import Pruning
 import Foundation
 
 /// What a finished task measured.
 public enum TaskMetrics: Equatable, Sendable {
     case train(TrainMetrics)
     case trial(TrialMetrics)
+    case round(RoundMetrics)
 }
 
 /// One line of results.jsonl: a finished task, as rank 0 recorded it.
@@ -30,6 +32,7 @@ public struct ResultRecord: Equatable, Sendable {
     public var kind: TaskKind { spec.kind }
     public var trial: TrialMetrics? { if case .trial(let m) = metrics { m } else { nil } }
     public var train: TrainMetrics? { if case .train(let m) = metrics { m } else { nil } }
+    public var round: RoundMetrics? { if case .round(let m) = metrics { m } else { nil } }
 
     public var state: Scheduler.State {
         switch status {
@@ -57,6 +60,7 @@ extension ResultRecord: Codable {
         switch kind {
         case .trial: metrics = try c.decodeIfPresent(TrialMetrics.self, forKey: .metrics).map(TaskMetrics.trial)
         case .parent, .teacher: metrics = try c.decodeIfPresent(TrainMetrics.self, forKey: .metrics).map(TaskMetrics.train)
+        case .round: metrics = try c.decodeIfPresent(RoundMetrics.self, forKey: .metrics).map(TaskMetrics.round)
         }
         error = try c.decodeIfPresent(String.self, forKey: .error)
         seconds = try c.decode(Double.self, forKey: .seconds)
@@ -76,6 +80,7 @@ extension ResultRecord: Codable {
         switch metrics {
         case .train(let m): try c.encode(m, forKey: .metrics)
         case .trial(let m): try c.encode(m, forKey: .metrics)
+        case .round(let m): try c.encode(m, forKey: .metrics)
         case nil: break
         }
         try c.encodeIfPresent(error, forKey: .error)

@@ -50,6 +50,8 @@ public struct LegacyJournal {
             let trial = try LegacyJournal.trialSpec(p, parent: parent)
             spec = .trial(trial)
             if l.status == .done { metrics = .trial(try LegacyJournal.trialMetrics(l.metrics)) }
+        case .round:
+            throw LegacyError("format-1 journals have no IMP rounds (task \(l.task))")
         }
         var r = ResultRecord(SweepTask(spec), status: l.status, metrics: metrics, error: l.error)
         r.format = 1

@@ -17,11 +17,12 @@ public func planText(_ s: SweepFile, show: Int) -> String {
         switch t.spec {
         case .parent(let p), .teacher(let p): (arch, training, data) = (p.arch, p.training, p.data)
         case .trial(let p): (arch, training, data) = (p.parent.arch, p.finetune, p.parent.data)
+        case .round(let r): (arch, training, data) = (r.dense.arch, r.dense.training, r.dense.data)
         }
         let n = Double(data.trainSubset ?? 60000)
         let rate = arch == .lenet5 ? 10_000.0 : 50_000.0   // training images/s on one core here
-        passes += n * Double(training.epochs)
-        seconds += n * Double(training.epochs) / rate + (t.kind == .trial ? 2 : 1)   // plus evaluation and metrics
+        passes += n * Double(training.epochs) * (t.round?.measuresStability == true ? 2 : 1)
+        seconds += n * Double(training.epochs) * (t.round?.measuresStability == true ? 2 : 1) / rate + (t.kind == .trial ? 2 : 1)   // plus evaluation and metrics
     }
     lines.append(String(format: "work: %.2g training image passes; about %@ on 1 rank, %@ on 2", passes, formatDuration(seconds), formatDuration(seconds / 2)))
     lines.append("first tasks:")

@@ -12,6 +12,8 @@ import Pruning
 ///     [parent]    arch, epochs, lr, momentum, weight_decay, batch, schedule, milestones, gamma, warmup_epochs
 ///     [finetune]  the training keys of [parent] but arch, and student ("pruned" | "scratch")
 ///     [kd]        temperature, alpha
+///     [imp]       rounds, rate, rewind ("init" | "epoch:K" | "iter:N"), epochs, weights_only, layers, stability
+///                 (for methods imp, imp-reinit, imp-random; training as [parent] but epochs)
 ///     [axes]      seeds, ratios (numbers, "optimal", "safe"), teachers, methods,
 ///                 any other setting as "table.key" = [values],
 ///                 zip = [["axis", "axis"], ...] pairs axes element-wise
@@ -26,6 +28,10 @@ public struct SweepFile {
     public var finetune = TrainingSettings(epochs: 1, lr: 0.01)
     public var student = StudentKind.pruned
     public var kd = KDSettings()
+    /// [imp]: rounds after the dense one, what each round depends on, and epochs per round (default [parent]'s).
+    public var impRounds = 3
+    public var imp = IMPSettings()
+    public var impEpochs: Int?
     /// Axes in file order; `zips` groups axes walked together.
     public var axes: [Axis] = []
     public var zips: [[String]] = []
@@ -43,6 +49,7 @@ public struct SweepFile {
         "parent": ["arch", "checkpoint"] + trainingKeys,
         "finetune": trainingKeys + ["student"],
         "kd": ["temperature", "alpha"],
+        "imp": ["rounds", "rate", "rewind", "epochs", "weights_only", "layers", "stability"],
         "run": ["group_size", "threads"],
     ]
 
@@ -86,7 +93,7 @@ public struct SweepFile {
             case "axes": try r.axes(node, into: &sweep)
             default:
                 guard let allowed = tables[key] else {
-                    throw r.error(node, key, "unknown key; expected name, data, parent, finetune, kd, axes or run")
+                    throw r.error(node, key, "unknown key; expected name, data, parent, finetune, kd, imp, axes or run")
                 }
                 guard case .table(let t) = node.value else { throw r.error(node, key, "must be a table ([\(key)])") }
                 for (k, n) in t.entries {
@@ -104,8 +111,23 @@ public struct SweepFile {
         return sweep
     }
 
-    /// The cross-field checks of [parent] and [finetune] (a schedule and its milestones).
+    /// Every IMP round's training: [parent]'s, with [imp] epochs.
+    public var impTraining: TrainingSettings {
+        var t = parent
+        t.epochs = impEpochs ?? parent.epochs
+        return t
+    }
+
+    /// The cross-field checks of [parent] and [finetune] (a schedule and its milestones), and of [imp].
     func checkTraining(file: String) throws {
+        if case .epoch(let k) = imp.rewind, k > impTraining.epochs {
+            let line = ["imp.rewind", "axes.imp.rewind"].lazy.compactMap { lines[$0] }.first ?? 0
+            throw SweepFileError(file: file, line: line, message: "'imp.rewind': epoch:\(k) is past the dense training of \(impTraining.epochs) epochs")
+        }
+        if impTraining.epochs < 1 {
+            let line = ["imp.epochs", "axes.imp.epochs", "parent.epochs"].lazy.compactMap { lines[$0] }.first ?? 0
+            throw SweepFileError(file: file, line: line, message: "'imp.epochs': every IMP round trains at least 1 epoch, found \(impTraining.epochs)")
+        }
         for (table, settings) in [("parent", parent), ("finetune", finetune)] {
             do { try settings.validate() } catch let e as TrainingSettingsError {
                 let key = "\(table).\(e.key)"
@@ -131,13 +153,14 @@ public struct SweepFile {
             out = out.flatMap { prefix in (0..<length).map { i in prefix + d.map { $0.values[i] } } }
         }
         return out.map { values in
-            var p = GridPoint(seed: 0, ratio: .optimal, teacher: .none, method: .l1, sweep: self)
+            var p = GridPoint(seed: 0, ratio: .optimal, teacher: .none, method: .l1, imp: nil, sweep: self)
             for v in values {
                 switch v {
                 case .seed(let s): p.seed = s
                 case .ratio(let r): p.ratio = r
                 case .teacher(let t): p.teacher = t
                 case .method(let m): p.method = m
+                case .imp(let v): p.imp = v
                 case .setting(let s): s.apply(&p.sweep)
                 }
             }
@@ -153,6 +176,8 @@ public struct GridPoint {
     public var ratio: Ratio
     public var teacher: TeacherKind
     public var method: PruneMethod
+    /// Set when the point's method is IMP or one of its controls (then ratio and method do not apply).
+    public var imp: IMPVariant?
     public var sweep: SweepFile
 }
 
@@ -167,6 +192,7 @@ public enum AxisValue: CustomStringConvertible {
     case ratio(Ratio)
     case teacher(TeacherKind)
     case method(PruneMethod)
+    case imp(IMPVariant)
     case setting(Setting)
 
     public var description: String {
@@ -175,6 +201,7 @@ public enum AxisValue: CustomStringConvertible {
         case .ratio(let r): r.description
         case .teacher(let t): t.description
         case .method(let m): m.rawValue
+        case .imp(let v): v.rawValue
         case .setting(let s): s.text
         }
     }
@@ -225,6 +252,11 @@ struct Reader {
         if positive && d <= 0 { throw error(n, key, "must be greater than 0, found \(d)") }
         if let range, !range.contains(d) { throw error(n, key, "must be in [\(range.lowerBound), \(range.upperBound)), found \(d)") }
         return d
+    }
+
+    func bool(_ n: TOMLNode, _ key: String) throws -> Bool {
+        guard case .bool(let b) = n.value else { throw error(n, key, "expected true or false, found \(n.value.typeName)") }
+        return b
     }
 
     func array(_ n: TOMLNode, _ key: String) throws -> [TOMLNode] {
@@ -280,6 +312,23 @@ struct Reader {
             let v = try double(node, key)
             guard (0...1).contains(v) else { throw error(node, key, "must be in [0, 1]") }
             return make { $0.kd.alpha = v }
+        case "imp.rounds": let v = try int(node, key, min: 1, max: 1000); return make { $0.impRounds = v }
+        case "imp.rate":
+            let v = try double(node, key, positive: true)
+            guard v < 1 else { throw error(node, key, "must be in (0, 1) (the fraction of the remaining weights each round prunes), found \(v)") }
+            return make { $0.imp.rate = v }
+        case "imp.rewind":
+            let text = try string(node, key)
+            let v: Rewind
+            do { v = try Rewind(parsing: text) } catch { throw self.error(node, key, "\(error)") }
+            return make { $0.imp.rewind = v }
+        case "imp.epochs": let v = try int(node, key, min: 1, max: 1_000_000); return make { $0.impEpochs = v }
+        case "imp.weights_only": let v = try bool(node, key); return make { $0.imp.scope.weightsOnly = v }
+        case "imp.layers":
+            let v = try array(node, key).map { try string($0, key) }
+            guard !v.isEmpty else { throw error(node, key, "needs at least one layer or tensor name") }
+            return make { $0.imp.scope.layers = v }
+        case "imp.stability": let v = try bool(node, key); return make { $0.imp.stability = v }
         case "run.group_size": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.groupSize = v }
         case "run.threads": let v = try int(node, key, min: 1, max: 256); return make { $0.threads = v }
         default: throw error(node, key, "unknown setting")
@@ -350,8 +399,10 @@ struct Reader {
             if case .file = t { throw error(n, key, "a teacher file cannot be a sweep teacher (its training is unknown to the sweep); name an architecture, or use prunesweep distill") }
             return .teacher(t)
         case "methods":
+            if case .string(let s) = n.value, let v = IMPVariant(rawValue: s) { return .imp(v) }
             guard case .string(let s) = n.value, let m = PruneMethod(rawValue: s) else {
-                throw error(n, key, "a method is one of \(PruneMethod.allCases.map(\.rawValue).joined(separator: ", ")), found \(describe(n))")
+                let all = PruneMethod.allCases.map(\.rawValue) + IMPVariant.allCases.map(\.rawValue)
+                throw error(n, key, "a method is one of \(all.joined(separator: ", ")), found \(describe(n))")
             }
             return .method(m)
         default:

@@ -1,3 +1,4 @@
+import Pruning
 /// The grid expanded: every point of the axes (crossed, or walked together
 /// where zipped) becomes a trial; parents and teachers are shared tasks that
 /// trials wait for.
@@ -8,6 +9,10 @@ public struct TaskGraph {
     public init(_ sweep: SweepFile) {
         for p in sweep.points() {
             let s = p.sweep
+            if let variant = p.imp {
+                addRounds(p, variant)
+                continue
+            }
             let parent = TrainSpec(arch: s.arch, training: s.parent, data: s.data, seed: p.seed, checkpoint: s.checkpoint)
             let distils = p.teacher != .none || s.student == .scratch
             let trial = TrialSpec(parent: parent, ratio: p.ratio, method: p.method, teacher: p.teacher, student: s.student,
@@ -15,6 +20,21 @@ public struct TaskGraph {
             add(.parent(parent))
             if let t = trial.teacherSpec { add(.teacher(t)) }
             add(.trial(trial))
+        }
+    }
+
+    /// Every round of an IMP point (round 0, the IMP chain its control needs,
+    /// the control's rounds), each after the rounds it needs.
+    private mutating func addRounds(_ p: GridPoint, _ variant: IMPVariant) {
+        let s = p.sweep
+        let dense = TrainSpec(arch: s.arch, training: s.impTraining, data: s.data, seed: p.seed, checkpoint: s.checkpoint)
+        let distils = p.teacher != .none
+        let first = RoundSpec(dense: dense, imp: s.imp, variant: variant, round: 1, teacher: p.teacher, kd: distils ? s.kd : nil, threads: s.threads)
+        if let t = first.teacherSpec { add(.teacher(t)) }
+        add(.round(first.denseRound))
+        for k in 1...s.impRounds {
+            if variant == .reinit { add(.round(first.at(round: k, .imp))) }
+            add(.round(first.at(round: k, variant)))
         }
     }
 

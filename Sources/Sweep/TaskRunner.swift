@@ -36,6 +36,7 @@ final class TaskRunner {
         switch task.spec {
         case .parent(let s), .teacher(let s): .train(try train(task, s).metrics)
         case .trial(let s): .trial(try trial(task, s))
+        case .round(let s): .round(try round(task, s).metrics)
         }
     }
 
@@ -133,28 +134,15 @@ final class TaskRunner {
         let cutOutputs = ModelOutputs(logits: cut.outputs.logits, penultimate: cut.outputs.penultimate)
 
         let scratch = spec.student == .scratch
-        var teacherOutputs: ModelOutputs?
-        var teacherLogits: Tensor?
-        switch spec.teacher {
-        case .none, .file: break
-        case .parent:
-            // fine-tuning: the unpruned parent teaches; from scratch: the parent pruned at r does
-            let key = scratch ? "logits/pruned-\(String(pointSeed, radix: 16))" : "logits/\(parentTask.id)"
-            teacherLogits = try logits(of: scratch ? cut.model : parent, key: key, task: task, train: train)
-            if scratch { teacherOutputs = cutOutputs }
-        case .noise(let kind):
-            teacherLogits = noiseTeacherLogits(kind: kind, count: train.count, classes: train.classes, seed: spec.seed)
-        case .model:
-            guard let teacherSpec = spec.teacherSpec else { break }
-            let teacherTask = SweepTask(.teacher(teacherSpec))
-            let teacherModel = try model(of: teacherTask, teacherSpec)
-            teacherLogits = try logits(of: teacherModel, key: "logits/\(teacherTask.id)", task: task, train: train)
-            teacherOutputs = outputs(of: teacherTask, teacherModel, test)
+        let teacher: (logits: Tensor?, outputs: ModelOutputs?)
+        if scratch && spec.teacher == .parent {
+            // from scratch the parent pruned at r teaches
+            teacher = (try logits(of: cut.model, key: "logits/pruned-\(String(pointSeed, radix: 16))", task: task, train: train), cutOutputs)
+        } else {
+            teacher = try teaching(spec.teacher, spec.teacherSpec, task: task, parentTask: parentTask, parent: parent, seed: spec.seed, train: train, test: test)
         }
-        var loss = crossEntropyLoss
-        if let z = teacherLogits, let kd = spec.kd {
-            loss = kdLoss(teacherLogits: z, temperature: Float(kd.temperature), alpha: Float(kd.alpha))
-        }
+        let loss = distillation(teacher.logits, spec.kd)
+        let teacherOutputs = teacher.outputs
 
         let student = scratch ? Model(parent.architecture, inputSide: train.rows, classes: train.classes, seed: spec.seed) : nil
         let tuned = try cut.fineTune(student: student, on: train, test: test, settings: spec.finetune, seed: pointSeed, loss: { _ in loss },
@@ -169,6 +157,28 @@ final class TaskRunner {
             k2: analysis.k2, optimalRatio: analysis.optimal, safeRatio: analysis.safe,
             parent: FunctionalMetrics(outputs(of: parentTask, parent, test), studentOutputs, labels: test.labels),
             teacher: teacherOutputs.map { FunctionalMetrics($0, studentOutputs, labels: test.labels) })
+    }
+
+    /// Training logits of `teacher` (the unpruned `parent` for `.parent`), and
+    /// its test outputs when it is a trained model.
+    func teaching(_ teacher: TeacherKind, _ teacherSpec: TrainSpec?, task: SweepTask, parentTask: SweepTask, parent: Model, seed: UInt64,
+                  train: ImageDataset, test: ImageDataset) throws -> (logits: Tensor?, outputs: ModelOutputs?) {
+        switch teacher {
+        case .none, .file: return (nil, nil)
+        case .parent: return (try logits(of: parent, key: "logits/\(parentTask.id)", task: task, train: train), nil)
+        case .noise(let kind): return (noiseTeacherLogits(kind: kind, count: train.count, classes: train.classes, seed: seed), nil)
+        case .model:
+            guard let teacherSpec else { return (nil, nil) }
+            let teacherTask = SweepTask(.teacher(teacherSpec))
+            let teacherModel = try model(of: teacherTask, teacherSpec)
+            return (try logits(of: teacherModel, key: "logits/\(teacherTask.id)", task: task, train: train), outputs(of: teacherTask, teacherModel, test))
+        }
+    }
+
+    /// Hinton's loss with the teacher's logits, or cross-entropy alone.
+    func distillation(_ teacherLogits: Tensor?, _ kd: KDSettings?) -> LossFunction {
+        guard let z = teacherLogits, let kd else { return crossEntropyLoss }
+        return kdLoss(teacherLogits: z, temperature: Float(kd.temperature), alpha: Float(kd.alpha))
     }
 
     func outputs(of task: SweepTask, _ model: Model, _ test: ImageDataset) -> ModelOutputs {

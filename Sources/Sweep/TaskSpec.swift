@@ -84,6 +84,8 @@ public enum TaskKind: String, Codable, CaseIterable, Sendable {
     case teacher
     /// Prunes P_s at a ratio and fine-tunes (or distils a fresh student).
     case trial
+    /// One round of iterative magnitude pruning or of its controls.
+    case round
 }
 
 /// What a task is. Its canonical encoding (JSON with sorted keys) is what the
@@ -92,12 +94,14 @@ public enum TaskSpec: Hashable, Sendable {
     case parent(TrainSpec)
     case teacher(TrainSpec)
     case trial(TrialSpec)
+    case round(RoundSpec)
 
     public var kind: TaskKind {
         switch self {
         case .parent: .parent
         case .teacher: .teacher
         case .trial: .trial
+        case .round: .round
         }
     }
 
@@ -107,15 +111,20 @@ public enum TaskSpec: Hashable, Sendable {
         switch self {
         case .parent(let t), .teacher(let t): body = t
         case .trial(let t): body = t
+        case .round(let r): body = r
         }
         let json = (try? TaskSpec.canonicalEncoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? ""
         return kind.rawValue + "-" + String(contentHash(kind.rawValue + "\u{1E}" + json).prefix(16))
     }
 
-    /// Ids of the tasks whose tensors this one needs: a trial needs its parent, and its teacher when that is a model.
+    /// Ids of the tasks whose tensors this one needs: a trial needs its parent,
+    /// a round the rounds before it; both their teacher when that is a model.
     public var needs: [String] {
-        guard case .trial(let t) = self else { return [] }
-        return [TaskSpec.parent(t.parent).id] + (t.teacherSpec.map { [TaskSpec.teacher($0).id] } ?? [])
+        switch self {
+        case .parent, .teacher: []
+        case .trial(let t): [TaskSpec.parent(t.parent).id] + (t.teacherSpec.map { [TaskSpec.teacher($0).id] } ?? [])
+        case .round(let r): r.needsRounds.map { TaskSpec.round($0).id } + (r.teacherSpec.map { [TaskSpec.teacher($0).id] } ?? [])
+        }
     }
 
     public var label: String {
@@ -123,6 +132,7 @@ public enum TaskSpec: Hashable, Sendable {
         case .parent(let t): "parent seed=\(t.seed)"
         case .teacher(let t): "teacher \(t.arch) seed=\(t.seed)"
         case .trial(let t): "trial seed=\(t.seed) ratio=\(t.ratio) method=\(t.method.rawValue) teacher=\(t.teacher)"
+        case .round(let r): "round \(r.round) seed=\(r.seed) method=\(r.variant.rawValue) rewind=\(r.imp.rewind) teacher=\(r.teacher)"
         }
     }
 
@@ -147,6 +157,7 @@ public struct SweepTask: Codable, Hashable, Sendable {
 
     public var kind: TaskKind { spec.kind }
     public var label: String { spec.label }
+    public var round: RoundSpec? { if case .round(let r) = spec { r } else { nil } }
 
     enum CodingKeys: String, CodingKey { case kind, spec }
 
@@ -169,6 +180,7 @@ extension TaskSpec {
         case .parent: .parent(try c.decode(TrainSpec.self, forKey: key))
         case .teacher: .teacher(try c.decode(TrainSpec.self, forKey: key))
         case .trial: .trial(try c.decode(TrialSpec.self, forKey: key))
+        case .round: .round(try c.decode(RoundSpec.self, forKey: key))
         }
     }
 
@@ -176,6 +188,7 @@ extension TaskSpec {
         switch self {
         case .parent(let t), .teacher(let t): try c.encode(t, forKey: key)
         case .trial(let t): try c.encode(t, forKey: key)
+        case .round(let r): try c.encode(r, forKey: key)
         }
     }
 }

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import NeuralNet
 import ProgressOutput
+import Pruning
 
 /// Where the data comes from and how many BLAS threads to use.
 struct DataOptions: ParsableArguments {
@@ -23,6 +24,20 @@ struct DataOptions: ParsableArguments {
         let d = try MNISTLayout.load(directory: data, split: split)
         let n = split == .train ? trainSubset : testSubset
         return n.map { d.subset($0) } ?? d
+    }
+}
+
+/// Which tensors of a model prune and imp may prune.
+struct PruneScopeOptions: ParsableArguments {
+    @Flag(name: .customLong("weights-only"), help: "Prune weight tensors only (the paper prunes weights and biases).") var weightsOnly = false
+    @Option(help: "Prune only these layers or tensors, comma-separated (e.g. fc1,conv2.weight).") var layers: String?
+
+    func validate() throws {
+        if let layers, layers.split(separator: ",").isEmpty { throw ValidationError("--layers needs at least one name") }
+    }
+
+    var scope: PruneScope {
+        PruneScope(weightsOnly: weightsOnly, layers: layers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
     }
 }
 

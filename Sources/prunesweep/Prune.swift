@@ -33,19 +33,15 @@ struct Prune: ParsableCommand {
     @Option(help: .hidden) var finetune: Int?
     @Option(help: "Output directory.") var out: String = "prune-out"
     @Flag(name: .customLong("eval-curve"), help: "Also test every ratio of the curve (unfine-tuned): accuracy and loss columns in curve.csv.") var evalCurve = false
-    @Flag(name: .customLong("weights-only"), help: "Prune weight tensors only (the paper prunes weights and biases).") var weightsOnly = false
-    @Option(help: "Prune only these layers or tensors, comma-separated (e.g. fc1,conv2.weight).") var layers: String?
+    @OptionGroup var pruneScope: PruneScopeOptions
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
 
     func validate() throws {
         if let finetune, finetune < 0 { throw ValidationError("--finetune must be >= 0") }
-        if let layers, layers.split(separator: ",").isEmpty { throw ValidationError("--layers needs at least one name") }
     }
 
-    var scope: PruneScope {
-        PruneScope(weightsOnly: weightsOnly, layers: layers.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } })
-    }
+    var scope: PruneScope { pruneScope.scope }
 
     func run() throws {
         let checkpoint = try Checkpoint.open(model)

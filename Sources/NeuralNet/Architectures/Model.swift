@@ -57,7 +57,7 @@ public final class Model {
     let layers: [Layer]
     /// Index of the layer whose input is the penultimate representation.
     let headIndex: Int
-    let imageSide: Int
+    public let imageSide: Int
     public let store: ParameterStore
 
     public init(_ architecture: Architecture, inputSide: Int = 28, classes: Int = 10, seed: UInt64 = 0) {

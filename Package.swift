@@ -51,7 +51,7 @@ let package = Package(
         .testTarget(name: "TensorStoreTests", dependencies: ["TensorStore", "Safetensors"]),
         .testTarget(name: "PruningTests", dependencies: ["Pruning", "NeuralNet"]),
         .testTarget(name: "DistillationTests", dependencies: ["Distillation", "NeuralNet", "Safetensors", "Datasets", "TestSupport"]),
-        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet"], exclude: ["Fixtures"]),
+        .testTarget(name: "SweepTests", dependencies: ["Sweep", "Pruning", "Distillation", "NeuralNet", "Cluster", "Datasets", "SeededRandom", "Safetensors", "TensorStore", "TestSupport"], exclude: ["Fixtures"]),
         .testTarget(name: "ReportsTests", dependencies: ["Reports", "Sweep", "Pruning", "Distillation", "NeuralNet", "SeededRandom", "TestSupport"]),
     ],
     swiftLanguageModes: [.v6]

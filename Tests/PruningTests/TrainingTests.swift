@@ -33,41 +33,4 @@ final class TrainingTests: XCTestCase {
         let moved = mask.indices.filter { mask[$0] == 1 && after[$0] != before[$0] }.count
         XCTAssertGreaterThan(moved, mask.filter { $0 == 1 }.count / 2)
     }
-
-    /// IMP's last round equals an independent replay: the dense net trained, its
-    /// global-L1 prune of 20 %, then 20 % of the rest, survivors rewound to init,
-    /// retrained with the same data order.
-    func testIMPMatchesIndependentReplay() throws {
-        let (train, test) = try smallData()
-        let settings = TrainingSettings(epochs: 1, lr: 0.05, momentum: 0.9, batch: 50, schedule: .constant)
-        var c = IMPConfig(rounds: 2, training: settings, seed: 7)
-        let imp = Model(.mlp([16]), seed: 7)
-        let init0 = imp.store.flatValues
-        let rounds = try iterativeMagnitudePruning(imp, train: train, test: test, config: c)
-        XCTAssertEqual(rounds.map(\.round), [0, 1, 2])
-        let n = imp.store.count   // 12730
-        let p1 = Int((0.2 * Double(n)).rounded()), p2 = p1 + Int((0.2 * Double(n - p1)).rounded())
-        XCTAssertEqual(rounds.map(\.pruned), [0, p1, p2])
-        XCTAssertEqual(rounds[2].sparsity, Double(p2) / Double(n), accuracy: 1e-12)
-        XCTAssertTrue(zeroIndices(rounds[1].masks).isSubset(of: zeroIndices(rounds[2].masks)))
-
-        func trainFromInit(masks: [[Float]]?) throws -> Model {
-            let m = Model(.mlp([16]), seed: 7)
-            XCTAssertEqual(m.store.flatValues, init0)
-            if let masks { applyMasks(masks, to: m) }
-            try NeuralNet.train(m, on: train, settings: settings, seed: 7)
-            return m
-        }
-        let dense = try trainFromInit(masks: nil)
-        XCTAssertEqual(rounds[0].accuracy, evaluate(dense, on: test).accuracy)
-        XCTAssertEqual(rounds[1].masks, pruneMasks(dense, ratio: Double(p1) / Double(n), method: .l1))
-        let round1 = try trainFromInit(masks: rounds[1].masks)
-        XCTAssertEqual(rounds[2].masks, globalL1Masks(round1, pruning: p2))
-        let round2 = try trainFromInit(masks: rounds[2].masks)
-        XCTAssertEqual(imp.store.flatValues, round2.store.flatValues)
-        XCTAssertEqual(rounds[2].accuracy, evaluate(round2, on: test).accuracy)
-
-        c.rewindEpoch = 2
-        XCTAssertThrowsError(try iterativeMagnitudePruning(Model(.mlp([16])), train: train, test: test, config: c))
-    }
 }

@@ -56,6 +56,41 @@ final class SweepFileTests: XCTestCase {
         }), ["0.5/1", "optimal/2"])
     }
 
+    func testIMPTableAndRounds() throws {
+        let imp = "name = \"t\"\n[parent]\nepochs = 2\n[imp]\nrounds = 3\nrate = 0.3\n[axes]\nseeds = [0, 1]\nmethods = [\"imp\", \"imp-reinit\", \"imp-random\", \"l1\"]\n\"imp.rewind\" = [\"init\", \"epoch:1\"]\n"
+        let g = TaskGraph(try SweepFile.parse(imp, file: "s.toml"))
+        // per seed and rewind: round 0, 3 IMP rounds, 3 of each control; l1 trials, one a seed (the rewind is no setting of theirs)
+        XCTAssertEqual(g.counts[.round], 2 * 2 * (1 + 3 * 3))
+        XCTAssertEqual(g.counts[.trial], 2)
+        for t in g.tasks where t.kind == .round {
+            let r = try XCTUnwrap(t.round)
+            XCTAssertEqual(r.imp.rate, 0.3)
+            XCTAssertEqual(r.dense.training.epochs, 2)
+            // every task a round needs is in the graph, before it
+            for n in t.needs { XCTAssertLessThan(try XCTUnwrap(g.index[n]), try XCTUnwrap(g.index[t.id])) }
+            switch (r.variant, r.round) {
+            case (_, 0): XCTAssertEqual(t.needs, [])
+            case (.imp, 1), (.random, _): XCTAssertEqual(t.needs, [SweepTask(.round(r.denseRound)).id])
+            case (.imp, let k): XCTAssertEqual(t.needs, [SweepTask(.round(r.at(round: k - 1, .imp))).id, SweepTask(.round(r.denseRound)).id])
+            case (.reinit, let k): XCTAssertEqual(t.needs, [SweepTask(.round(r.at(round: k, .imp))).id, SweepTask(.round(r.denseRound)).id])
+            }
+        }
+        // more rounds keep the ids of the earlier ones
+        let more = TaskGraph(try SweepFile.parse(imp.replacingOccurrences(of: "rounds = 3", with: "rounds = 5"), file: "s.toml"))
+        XCTAssertTrue(Set(g.tasks.map(\.id)).isSubset(of: Set(more.tasks.map(\.id))))
+        let epochs = try SweepFile.parse("name = \"t\"\n[parent]\nepochs = 2\n[imp]\nepochs = 4\n", file: "s.toml")
+        XCTAssertEqual(epochs.impTraining.epochs, 4)
+
+        expect("name = \"t\"\n[imp]\nrate = 1.0\n", line: 3, "'imp.rate': must be in (0, 1)")
+        expect("name = \"t\"\n[imp]\nrewind = \"epoch\"\n", line: 3, "expected init, epoch:K or iter:N")
+        expect("name = \"t\"\n[parent]\nepochs = 2\n[imp]\nrewind = \"epoch:3\"\n", line: 5, "past the dense training of 2 epochs")
+        expect("name = \"t\"\n[imp]\nrounds = 0\n", line: 3, "'imp.rounds': must be at least 1")
+        expect("name = \"t\"\n[imp]\nstability = 1\n", line: 3, "expected true or false")
+        expect("name = \"t\"\n[imp]\nlayers = []\n", line: 3, "at least one layer")
+        expect("name = \"t\"\n[imp]\nturbo = 1\n", line: 3, "'imp.turbo': unknown key")
+        expect("name = \"t\"\n[axes]\nmethods = [\"imp-bogus\"]\n", line: 3, "imp-reinit")
+    }
+
     func testTaskIdentityIsItsParameters() throws {
         let a = TaskGraph(try SweepFile.parse(base, file: "a.toml"))
         // another file with the axes in another order and an extra seed gives the same ids for shared tasks

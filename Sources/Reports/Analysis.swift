@@ -56,11 +56,14 @@ public struct Analysis {
     public var comparisons: [Comparison]
     public var parents: [ParentResult]
     public var parentSummaries: [ParentMetric: Summary]
+    /// IMP rounds and their controls, when the study has them.
+    public var tickets: Tickets?
 
     /// One analysis per (dataset, architecture) of the results, in name order.
     public static func studies(_ set: ResultSet, control: TeacherKind = .none, bootstrap: Bootstrap = Bootstrap()) -> [Analysis] {
         var trials: [Study: [(spec: TrialSpec, metrics: TrialMetrics)]] = [:]
         var parents: [Study: [(label: String, spec: TrainSpec, metrics: TrainMetrics)]] = [:]
+        var rounds: [Study: [(spec: RoundSpec, metrics: RoundMetrics)]] = [:]
         var datasets: [String: String] = [:]   // data directory -> its name, worked out once
         func study(_ p: TrainSpec) -> Study {
             if let d = datasets[p.data.dir] { return Study(dataset: d, architecture: p.arch) }
@@ -72,11 +75,14 @@ public struct Analysis {
             switch (r.spec, r.metrics) {
             case (.trial(let spec), .trial(let m)?): trials[study(spec.parent), default: []].append((spec, m))
             case (.parent(let spec), .train(let m)?): parents[study(spec), default: []].append((r.label, spec, m))
+            case (.round(let spec), .round(let m)?): rounds[study(spec.dense), default: []].append((spec, m))
             default: continue
             }
         }
-        return Set(trials.keys).union(parents.keys).sorted(by: Study.order).map {
-            Analysis(study: $0, trials: trials[$0] ?? [], parents: parents[$0] ?? [], control: control, bootstrap: bootstrap)
+        return Set(trials.keys).union(parents.keys).union(rounds.keys).sorted(by: Study.order).map {
+            var a = Analysis(study: $0, trials: trials[$0] ?? [], parents: parents[$0] ?? [], control: control, bootstrap: bootstrap)
+            if let r = rounds[$0] { a.tickets = Tickets(r, study: $0, bootstrap: bootstrap) }
+            return a
         }
     }
 

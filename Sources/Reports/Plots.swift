@@ -13,12 +13,14 @@ public enum Plots {
     /// per teacher (with more than one teacher), agreement with the parent, and the
     /// per-layer sparsity at the optimal and safe ratios (when the study has them).
     public static func study(_ a: Analysis) -> [(name: String, svg: String)] {
+        if a.cells.isEmpty { return tickets(a).map { ("\(a.study.slug)-\($0.0)", $0.1) } }
         let y = accuracyRange(a)
         var out = [("accuracy-cosine", accuracyAgainst(.cosine, a, y: y)), ("accuracy-ratio", accuracyAgainst(.ratio, a, y: y)),
                    ("pareto", pareto(a))]
         if Set(a.cells.map(\.teacher)).count > 1 { out.append(("accuracy-teachers", accuracy(a))) }
         out.append(("agreement", agreement(a)))
         if let bars = layerSparsity(a) { out.append(("layer-sparsity", bars)) }
+        out += tickets(a)
         return out.map { ("\(a.study.slug)-\($0.0)", $0.1) }
     }
 

@@ -46,7 +46,8 @@ public struct Report {
 
     /// The terminal summary: each study's table, with a line about problems.
     public var summary: String {
-        var s = analyses.allSatisfy(\.cells.isEmpty) ? "no finished trials yet" : analyses.filter { !$0.cells.isEmpty }.map(Tables.terminal).joined(separator: "\n\n")
+        let parts = analyses.filter { !$0.cells.isEmpty }.map(Tables.terminal) + analyses.compactMap(Tables.ticketsTerminal)
+        var s = parts.isEmpty ? "no finished trials yet" : parts.joined(separator: "\n\n")
         for c in set.checkpoints {
             s += "\ncheckpoint \(c.checkpoint): optimal \(Fmt.num(c.optimal * 100, 2)) %, safe \(c.safe.map { Fmt.num($0 * 100, 2) + " %" } ?? "n/a"), K2 \(c.k2.map { Fmt.num($0, 4) } ?? "n/a")"
         }

@@ -56,6 +56,8 @@ public struct SVGPlot {
     public var x: ClosedRange<Double>
     public var y: ClosedRange<Double>
     public var xFormat: (Double) -> String = { String(format: "%g", $0) }
+    /// Where the x ticks go, when not at even steps (a log axis, categories).
+    public var xTicks: [Double]?
     public var yFormat: (Double) -> String = { String(format: "%g", $0) }
     public var series: [Series] = []
     public var annotations: [Annotation] = []
@@ -108,7 +110,7 @@ public struct SVGPlot {
         s += "<text x=\"\(f(width / 2))\" y=\"26\" text-anchor=\"middle\" font-size=\"17\" font-weight=\"bold\">\(xmlEscape(title))</text>\n"
         s += "<defs><clipPath id=\"clip-\(clipID)\"><rect x=\"\(f(left))\" y=\"\(f(top))\" width=\"\(f(width - left - right))\" height=\"\(f(plotBottom - top))\"/></clipPath></defs>\n"
         // grid and ticks
-        for t in SVGPlot.ticks(x) {
+        for t in xTicks ?? SVGPlot.ticks(x) {
             s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(top))\" x2=\"\(f(px(t)))\" y2=\"\(f(plotBottom))\" stroke=\"#d9d9d9\"/>"
             s += "<line x1=\"\(f(px(t)))\" y1=\"\(f(plotBottom))\" x2=\"\(f(px(t)))\" y2=\"\(f(plotBottom + 6))\" stroke=\"black\"/>"
             s += "<text x=\"\(f(px(t)))\" y=\"\(f(plotBottom + 22))\" text-anchor=\"middle\">\(xmlEscape(xFormat(t)))</text>\n"

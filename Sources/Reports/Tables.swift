@@ -44,7 +44,7 @@ enum Fmt {
 public enum Tables {
     /// The tables of one study, in order.
     public static func study(_ a: Analysis) -> [Table] {
-        [parents(a), accuracy(a), cost(a), similarity(a), comparisons(a)]
+        (a.cells.isEmpty && a.parents.isEmpty ? [] : [parents(a), accuracy(a), cost(a), similarity(a), comparisons(a)]) + tickets(a)
     }
 
     static func cellColumns(_ a: Analysis) -> [String] {

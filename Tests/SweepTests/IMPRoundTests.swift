@@ -1,5 +1,6 @@
 import Cluster
 import Datasets
+import Distillation
 import Foundation
 import NeuralNet
 @testable import Pruning
@@ -55,7 +56,7 @@ final class IMPRoundTests: XCTestCase {
         var first = training
         first.epochs = 1
         try NeuralNet.train(oneEpoch, on: train, settings: first, seed: 3)
-        XCTAssertEqual(rewind, oneEpoch.store.flatValues)
+        XCTAssertTrue(rewind == oneEpoch.store.flatValues, "rewind weights differ from one epoch of training")
 
         // per-round sparsity is 1 - 0.8^k of the entries, to the entry
         let n = dense.store.count
@@ -68,7 +69,7 @@ final class IMPRoundTests: XCTestCase {
         let masks2 = imp2.parameters.map { $0.mask! }
         let replay = roundStart(.mlp([16]), inputSide: 28, classes: 10, start: rewind, masks: masks2)
         try NeuralNet.train(replay, on: train, settings: training, seed: 3, firstEpoch: 1)
-        XCTAssertEqual(replay.store.flatValues, imp2.store.flatValues)
+        XCTAssertTrue(replay.store.flatValues == imp2.store.flatValues, "round 2 differs from its replay")
         // its mask prunes the smallest magnitudes of round 1, which stay pruned
         let l1 = zip(imp1.parameters, imp2.parameters).allSatisfy { a, b in zip(a.mask!, b.mask!).allSatisfy { $0 == 1 || $1 == 0 } }
         XCTAssertTrue(l1, "a weight round 1 pruned revived")
@@ -77,16 +78,16 @@ final class IMPRoundTests: XCTestCase {
         XCTAssertLessThanOrEqual(cut.max()!, kept.min()!)
 
         // the reinit control shares the ticket's mask, not its values: it starts from a fresh initialisation
-        XCTAssertEqual(reinit2.parameters.map { $0.mask! }, masks2)
+        XCTAssertTrue(reinit2.parameters.map { $0.mask! } == masks2, "the reinit control has another mask")
         let fresh = Model(.mlp([16]), seed: RandomStream.hash("reinit|\(tasks[3].id)")).store.flatValues
         XCTAssertEqual(zip(fresh, rewind).filter { $0 == $1 }.count, 0)
         let reinitReplay = roundStart(.mlp([16]), inputSide: 28, classes: 10, start: fresh, masks: masks2)
         try NeuralNet.train(reinitReplay, on: train, settings: training, seed: 3, firstEpoch: 1)
-        XCTAssertEqual(reinitReplay.store.flatValues, reinit2.store.flatValues)
-        XCTAssertNotEqual(reinit2.store.flatValues, imp2.store.flatValues)
+        XCTAssertTrue(reinitReplay.store.flatValues == reinit2.store.flatValues, "the reinit control differs from its replay")
+        XCTAssertFalse(reinit2.store.flatValues == imp2.store.flatValues, "the reinit control equals the ticket")
 
         // the random control: another mask of the same size
-        XCTAssertNotEqual(random2.parameters.map { $0.mask! }, masks2)
+        XCTAssertFalse(random2.parameters.map { $0.mask! } == masks2, "the random control has the ticket's mask")
 
         // the paper's metrics, recomputed
         let m2 = try XCTUnwrap(metrics[tasks[2].id])
@@ -102,6 +103,27 @@ final class IMPRoundTests: XCTestCase {
         // a fresh store: round 2 alone recomputes what it needs, and measures the same
         let (again, _) = try runner("b")
         XCTAssertEqual(try again.run(tasks[2]).roundMetrics, m2)
+    }
+
+    /// A teacher distils every retraining: the dense net's logits under Hinton's loss.
+    func testTeacherDistilsTheRetraining() throws {
+        let (r, store) = try runner("t")
+        let plain = spec(.imp, 1)
+        guard case .round(var s) = plain.spec else { return XCTFail() }
+        (s.teacher, s.kd) = (.parent, KDSettings(temperature: 4, alpha: 0.9))
+        let taught = SweepTask(.round(s))
+        XCTAssertEqual(taught.needs, plain.needs)
+        _ = try r.run(taught)
+        let model = try stored(store, "round/\(taught.id)")
+        let train = try MNISTLayout.load(split: .train).subset(600)
+        let dense = try stored(store, "round/\(spec(.imp, 0).id)")
+        let rewind = try stored(store, "rewind/\(spec(.imp, 0).id)").store.flatValues
+        let replay = roundStart(.mlp([16]), inputSide: 28, classes: 10, start: rewind, masks: model.parameters.map { $0.mask! })
+        let loss = kdLoss(teacherLogits: try TeacherLogits(model: dense, data: train).logits, temperature: 4, alpha: 0.9)
+        try NeuralNet.train(replay, on: train, settings: training, seed: 3, firstEpoch: 1, loss: { _ in loss })
+        XCTAssertTrue(replay.store.flatValues == model.store.flatValues, "the distilled round differs from its replay")
+        _ = try r.run(plain)
+        XCTAssertFalse(try stored(store, "round/\(plain.id)").store.flatValues == model.store.flatValues, "the teacher changed nothing")
     }
 
     /// With stability, two copies from the rewind point (different data orders) and their barrier.

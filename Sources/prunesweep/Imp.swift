@@ -42,6 +42,7 @@ struct Imp: ParsableCommand {
         try imp.scope.check(dense)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
+        var started = Date()
         var report = TrainingReport("round 0", model: dense, test: test)
         let (rewindWeights, denseStats) = try trainDense(dense, on: train, settings: settings, seed: training.seed, imp: imp,
                                                          onBatch: report.batch) { e, s in report.epoch(e, s, of: settings.epochs) }
@@ -50,9 +51,10 @@ struct Imp: ParsableCommand {
                                masks: dense.parameters.map { [Float](repeating: 1, count: $0.count) })
         try start.save(to: "\(out)/rewind.safetensors", metadata: ["rewind": rewind.description])
         var rows = [RoundMetrics(round: 0, variant: .imp, imp: imp, model: dense, dense: dense, test: test, trainLoss: denseStats.last?.loss)]
-        print(summary(rows[0]))
+        print(summary(rows[0], seconds: Date().timeIntervalSince(started), training: denseStats))
         var previous = dense
         for k in 1...rounds {
+            started = Date()
             let masks = roundMasks(.imp, previous: previous, round: k, imp: imp, seed: training.seed)
             let m = roundStart(dense.architecture, inputSide: dense.imageSide, classes: dense.classes, start: rewindWeights, masks: masks)
             report = TrainingReport("round \(k)", model: m, test: test)
@@ -63,16 +65,18 @@ struct Imp: ParsableCommand {
             }
             try m.save(to: "\(out)/round-\(k).safetensors")
             rows.append(RoundMetrics(round: k, variant: .imp, imp: imp, model: m, dense: dense, test: test, trainLoss: stats.last?.loss))
-            print(summary(rows[k]))
+            print(summary(rows[k], seconds: Date().timeIntervalSince(started), training: stats))
             previous = m
         }
         try AtomicFile.write(Array(csv(rows).utf8), to: "\(out)/rounds.csv")
         print("-> \(out)/rounds.csv")
     }
 
-    func summary(_ r: RoundMetrics) -> String {
-        String(format: "round %d: %.2f %% of the weights left  test acc %.2f %%  loss %.4f  cosine to dense %.4f  K2 %@",
-               r.round, r.remaining * 100, r.accuracy * 100, r.loss, r.cosine, r.k2.map { String(format: "%.4f", $0) } ?? "n/a")
+    /// The round's numbers, and its time: all of it, and the training loop's share (the rest is pruning, rewinding, saving, measuring).
+    func summary(_ r: RoundMetrics, seconds: Double, training: [EpochStats]) -> String {
+        String(format: "round %d: %.2f %% of the weights left  test acc %.2f %%  loss %.4f  cosine to dense %.4f  K2 %@  %.2f s (training %.2f s)",
+               r.round, r.remaining * 100, r.accuracy * 100, r.loss, r.cosine, r.k2.map { String(format: "%.4f", $0) } ?? "n/a",
+               seconds, training.reduce(0) { $0 + $1.seconds })
     }
 
     func csv(_ rows: [RoundMetrics]) -> String {

@@ -111,6 +111,18 @@ check "after the kill every round is in the journal exactly once" exactly_once "
 metrics "$WORK/k/$JOURNAL" >"$WORK/mk"
 check "resumed results equal an uninterrupted run" cmp -s "$WORK/m1" "$WORK/mk"
 
+# the report: the ticket curves, the matching sparsity and the instability, in the terminal and the HTML page
+report() {
+  "$BIN" report "$WORK/one/imp" --out "$WORK/report" >"$WORK/report.log" || return 1
+  grep -q "lottery tickets (test accuracy %" "$WORK/report.log" && grep -q "imp-reinit, rewind init" "$WORK/report.log" || return 1
+  local id
+  for id in plot-fashion-mnist-lenet5-tickets-accuracy plot-fashion-mnist-lenet5-tickets-instability \
+    table-tickets-fashion-mnist-lenet5 table-matching-fashion-mnist-lenet5; do
+    grep -q "id=\"$id\"" "$WORK/report/report.html" || return 1
+  done
+}
+check "prunesweep report: ticket curves, matching sparsity and instability in the summary and the HTML" report
+
 # prunesweep imp with the sweep's settings gives the sweep's IMP rounds (seed 0)
 by_hand() {
   "$BIN" imp --arch lenet5 --rounds 3 --rate 0.3 --epochs 1 --seed 0 --train-subset 3000 --test-subset 500 --out "$WORK/hand" >"$WORK/hand.log" 2>/dev/null || return 1

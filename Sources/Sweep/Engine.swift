@@ -79,7 +79,7 @@ public enum Engine {
             }
             var outcomes = Journal.outcomes(records)
             if o.retryFailed { outcomes = outcomes.filter { $0.value == .done } }
-            let only = o.shard.map { s in Set(graph.tasks.filter { $0.kind == .trial }.enumerated().filter { $0.offset % s.count == s.index }.map(\.element.id)) }
+            let only = o.shard.map { graph.shard($0.index, of: $0.count) }
             let scheduler = Scheduler(graph: graph, finished: outcomes, only: only)
             let journal = try Journal(path: journalPath)
             coordinator = Coordinator(scheduler: scheduler, journal: journal, leaders: leaders, maxFailures: o.maxFailures, logger: logger)

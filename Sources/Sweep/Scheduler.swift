@@ -14,9 +14,14 @@ public final class Scheduler {
     public init(graph: TaskGraph, finished: [String: State] = [:], only: Set<String>? = nil) {
         self.graph = graph
         var wanted = graph.tasks.filter { only?.contains($0.id) ?? true }
-        // a task that is wanted needs its dependencies too
+        // a task that is wanted needs its dependencies too, and theirs (IMP rounds form chains)
         var ids = Set(wanted.map(\.id))
-        for t in wanted { for n in t.needs where ids.insert(n).inserted { if let d = graph[n] { wanted.append(d) } } }
+        var i = 0
+        while i < wanted.count {
+            for n in wanted[i].needs where ids.insert(n).inserted { if let d = graph[n] { wanted.append(d) } }
+            i += 1
+        }
+        wanted.sort { (graph.index[$0.id] ?? 0) < (graph.index[$1.id] ?? 0) }
         queue = wanted.filter { $0.kind != .trial }.map(\.id) + wanted.filter { $0.kind == .trial }.map(\.id)
         for t in wanted {
             state[t.id] = finished[t.id] ?? .pending

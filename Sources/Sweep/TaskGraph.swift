@@ -47,5 +47,24 @@ public struct TaskGraph {
 
     public subscript(id: String) -> SweepTask? { index[id].map { tasks[$0] } }
 
+    /// The tasks shard `i` of `n` runs (the scheduler adds what they need):
+    /// every n-th trial, and every n-th IMP chain whole (the rounds of one dense
+    /// net), so no two shards train the same rounds.
+    public func shard(_ i: Int, of n: Int) -> Set<String> {
+        var units: [String] = [], seen = Set<String>(), unitOf: [String: String] = [:]
+        for t in tasks {
+            let unit: String
+            switch t.spec {
+            case .trial: unit = t.id
+            case .round(let r): unit = SweepTask(.round(r.denseRound)).id
+            case .parent, .teacher: continue
+            }
+            if seen.insert(unit).inserted { units.append(unit) }
+            unitOf[t.id] = unit
+        }
+        let mine = Set(units.enumerated().filter { $0.offset % n == i }.map(\.element))
+        return Set(unitOf.filter { mine.contains($0.value) }.keys)
+    }
+
     public var counts: [TaskKind: Int] { Dictionary(grouping: tasks, by: \.kind).mapValues(\.count) }
 }

@@ -75,6 +75,13 @@ final class SweepFileTests: XCTestCase {
             case (.reinit, let k): XCTAssertEqual(t.needs, [SweepTask(.round(r.at(round: k, .imp))).id, SweepTask(.round(r.denseRound)).id])
             }
         }
+        // shards split whole chains; each shard's scheduler takes every round its chains need
+        let shards = (0..<3).map { g.shard($0, of: 3) }
+        XCTAssertEqual(shards.reduce(Set<String>()) { $0.union($1) }, Set(g.tasks.filter { $0.kind != .parent }.map(\.id)))
+        for a in 0..<3 { for b in a + 1..<3 { XCTAssertTrue(shards[a].isDisjoint(with: shards[b])) } }
+        let last = try XCTUnwrap(g.tasks.last { $0.round?.variant == .reinit })
+        let s = Scheduler(graph: g, only: [last.id])
+        XCTAssertEqual(s.total, 1 + 3 + 1, "round 0, the IMP chain to round 3, the control")
         // more rounds keep the ids of the earlier ones
         let more = TaskGraph(try SweepFile.parse(imp.replacingOccurrences(of: "rounds = 3", with: "rounds = 5"), file: "s.toml"))
         XCTAssertTrue(Set(g.tasks.map(\.id)).isSubset(of: Set(more.tasks.map(\.id))))

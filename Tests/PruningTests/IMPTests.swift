@@ -16,6 +16,20 @@ final class IMPTests: XCTestCase {
         XCTAssertNoThrow(try IMPSettings(rewind: .iteration(20)).checkRewind(epochs: 2, batchesPerEpoch: 10))
     }
 
+    /// iter:N keeps the weights after N batches of the dense training: a run stopped there.
+    func testRewindToAnIteration() throws {
+        let (train, _) = try smallData()
+        let settings = TrainingSettings(epochs: 2, lr: 0.05, batch: 50)   // 12 batches an epoch
+        let dense = Model(.mlp([16]), seed: 4)
+        let (rewind, _) = try trainDense(dense, on: train, settings: settings, seed: 4, imp: IMPSettings(rewind: .iteration(17)))
+        struct Stop: Error {}
+        let stopped = Model(.mlp([16]), seed: 4)
+        XCTAssertThrowsError(try NeuralNet.train(stopped, on: train, settings: settings, seed: 4, onBatch: { if $0.done == 17 { throw Stop() } }))
+        XCTAssertTrue(rewind == stopped.store.flatValues, "iter:17 is not the weights after 17 batches")
+        XCTAssertFalse(rewind == dense.store.flatValues)
+        XCTAssertThrowsError(try trainDense(Model(.mlp([16]), seed: 4), on: train, settings: settings, seed: 4, imp: IMPSettings(rewind: .iteration(25))))
+    }
+
     /// Chained rounds prune 1 - (1 - rate)^k of the in-scope entries, to the
     /// entry, never reviving one; out-of-scope tensors stay whole.
     func testPerRoundSparsityIsExactWithinScope() {

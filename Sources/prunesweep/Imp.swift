@@ -42,41 +42,48 @@ struct Imp: ParsableCommand {
         try imp.scope.check(dense)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
-        var started = Date()
+        var started = Date(), progress = 0.0
         var report = TrainingReport("round 0", model: dense, test: test)
+        /// The progress line of an epoch (a test pass, as `train` prints), its time kept apart.
+        func epochLine(_ e: Int, _ s: EpochStats) {
+            let t = Date()
+            report.epoch(e, s, of: settings.epochs)
+            progress += Date().timeIntervalSince(t)
+        }
         let (rewindWeights, denseStats) = try trainDense(dense, on: train, settings: settings, seed: training.seed, imp: imp,
-                                                         onBatch: report.batch) { e, s in report.epoch(e, s, of: settings.epochs) }
+                                                         onBatch: report.batch) { e, s in epochLine(e, s) }
         try dense.save(to: "\(out)/round-0.safetensors")
         let start = roundStart(dense.architecture, inputSide: dense.imageSide, classes: dense.classes, start: rewindWeights,
                                masks: dense.parameters.map { [Float](repeating: 1, count: $0.count) })
         try start.save(to: "\(out)/rewind.safetensors", metadata: ["rewind": rewind.description])
         var rows = [RoundMetrics(round: 0, variant: .imp, imp: imp, model: dense, dense: dense, test: test, trainLoss: denseStats.last?.loss)]
-        print(summary(rows[0], seconds: Date().timeIntervalSince(started), training: denseStats))
+        print(summary(rows[0], seconds: Date().timeIntervalSince(started), training: denseStats, progress: progress))
         var previous = dense
         for k in 1...rounds {
-            started = Date()
+            (started, progress) = (Date(), 0)
             let masks = roundMasks(.imp, previous: previous, round: k, imp: imp, seed: training.seed)
             let m = roundStart(dense.architecture, inputSide: dense.imageSide, classes: dense.classes, start: rewindWeights, masks: masks)
             report = TrainingReport("round \(k)", model: m, test: test)
             var epochsDone = 0   // retraining numbers its epochs from the rewind point's
             let stats = try retrain(m, on: train, settings: settings, seed: training.seed, imp: imp, onBatch: report.batch) { _, s in
-                report.epoch(epochsDone, s, of: settings.epochs)
+                epochLine(epochsDone, s)
                 epochsDone += 1
             }
             try m.save(to: "\(out)/round-\(k).safetensors")
             rows.append(RoundMetrics(round: k, variant: .imp, imp: imp, model: m, dense: dense, test: test, trainLoss: stats.last?.loss))
-            print(summary(rows[k], seconds: Date().timeIntervalSince(started), training: stats))
+            print(summary(rows[k], seconds: Date().timeIntervalSince(started), training: stats, progress: progress))
             previous = m
         }
         try AtomicFile.write(Array(csv(rows).utf8), to: "\(out)/rounds.csv")
         print("-> \(out)/rounds.csv")
     }
 
-    /// The round's numbers, and its time: all of it, and the training loop's share (the rest is pruning, rewinding, saving, measuring).
-    func summary(_ r: RoundMetrics, seconds: Double, training: [EpochStats]) -> String {
-        String(format: "round %d: %.2f %% of the weights left  test acc %.2f %%  loss %.4f  cosine to dense %.4f  K2 %@  %.2f s (training %.2f s)",
+    /// The round's numbers, and its time: all of it, the training loop's share and the progress lines'
+    /// (the rest is pruning, rewinding, saving and measuring the round).
+    func summary(_ r: RoundMetrics, seconds: Double, training: [EpochStats], progress: Double) -> String {
+        String(format: "round %d: %.2f %% of the weights left  test acc %.2f %%  loss %.4f  cosine to dense %.4f  K2 %@  %.2f s (training %.2f s, progress lines %.2f s)",
                r.round, r.remaining * 100, r.accuracy * 100, r.loss, r.cosine, r.k2.map { String(format: "%.4f", $0) } ?? "n/a",
-               seconds, training.reduce(0) { $0 + $1.seconds })
+               seconds, training.reduce(0) { $0 + $1.seconds }, progress)
     }
 
     func csv(_ rows: [RoundMetrics]) -> String {

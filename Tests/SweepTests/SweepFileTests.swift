@@ -82,6 +82,16 @@ final class SweepFileTests: XCTestCase {
         let last = try XCTUnwrap(g.tasks.last { $0.round?.variant == .reinit })
         let s = Scheduler(graph: g, only: [last.id])
         XCTAssertEqual(s.total, 1 + 3 + 1, "round 0, the IMP chain to round 3, the control")
+        // two free ranks get the first rounds of two seeds at once: a chain is not one piece
+        let two = TaskGraph(try SweepFile.parse("name = \"t\"\n[axes]\nseeds = [0, 1]\nmethods = [\"imp\"]\n", file: "s.toml"))
+        let sched = Scheduler(graph: two)
+        let firsts = [sched.next(), sched.next()].compactMap { $0?.round }
+        XCTAssertEqual(firsts.map(\.round), [0, 0])
+        XCTAssertNil(sched.next(), "round 1 waits for round 0")
+        for f in firsts { sched.finish(SweepTask(.round(f)).id, .done) }
+        let seconds = [sched.next(), sched.next()].compactMap { $0?.round }
+        XCTAssertEqual(seconds.map(\.round), [1, 1])
+        XCTAssertEqual(Set(seconds.map(\.seed)), [0, 1])
         // more rounds keep the ids of the earlier ones
         let more = TaskGraph(try SweepFile.parse(imp.replacingOccurrences(of: "rounds = 3", with: "rounds = 5"), file: "s.toml"))
         XCTAssertTrue(Set(g.tasks.map(\.id)).isSubset(of: Set(more.tasks.map(\.id))))

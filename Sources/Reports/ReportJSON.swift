@@ -38,6 +38,22 @@ public enum ReportJSON {
         var parentSummary: [String: SummaryEntry]
         var cells: [CellEntry]
         var comparisons: [ComparisonEntry]
+        var tickets: [TicketEntry]
+    }
+
+    /// One lottery-ticket curve: its rounds over seeds, the dense net's accuracy and the matching fraction of weights left.
+    struct TicketEntry: Encodable {
+        var method, rewind, teacher: String
+        var rate: Double
+        var denseAccuracy: SummaryEntry?
+        var matchingRemaining: Double?
+        var rounds: [RoundEntry]
+    }
+
+    struct RoundEntry: Encodable {
+        var round: Int
+        var seeds: [UInt64]
+        var metrics: [String: SummaryEntry]
     }
 
     struct Parent: Encodable {
@@ -91,6 +107,14 @@ public enum ReportJSON {
                         ComparisonEntry(variant: c.variant, method: c.method.rawValue, ratio: c.ratio.description, teacher: c.teacher.description,
                                         control: c.control.description, meanDifference: finite(c.meanDifference), t: finite(c.t), df: finite(c.df),
                                         p: finite(c.p), pHolm: finite(c.pHolm), hedgesG: finite(c.hedgesG), nTeacher: c.n.teacher, nControl: c.n.control)
+                    },
+                    tickets: (a.tickets?.lines ?? []).map { l in
+                        TicketEntry(method: l.variant.rawValue, rewind: l.rewind.description, teacher: l.teacher.description, rate: l.rate,
+                                    denseAccuracy: l.dense.map(SummaryEntry.init), matchingRemaining: l.matching,
+                                    rounds: l.cells.map { c in
+                                        RoundEntry(round: c.round, seeds: c.seeds,
+                                                   metrics: Dictionary(uniqueKeysWithValues: c.summaries.map { ($0.key.rawValue, SummaryEntry($0.value)) }))
+                                    })
                     })
             },
             problems: r.set.problems.map { Problem(status: $0.status.rawValue, task: $0.task, label: $0.label, error: $0.error) }

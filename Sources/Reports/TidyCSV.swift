@@ -21,6 +21,15 @@ public enum TidyCSV {
                     out += line(["cell"] + study + [c.variant, c.method.rawValue, c.teacher.description, c.ratio.description, m.description] + fields(s))
                 }
             }
+            // IMP rounds: variant names the rewind point and rate, ratio the round
+            for l in a.tickets?.lines ?? [] {
+                for c in l.cells {
+                    for m in TicketMetric.allCases {
+                        guard let s = c.summaries[m] else { continue }
+                        out += line(["round"] + study + ["rewind=\(l.rewind) rate=\(l.rate)", l.variant.rawValue, l.teacher.description, "round \(c.round)", m.rawValue] + fields(s))
+                    }
+                }
+            }
         }
         return out
     }

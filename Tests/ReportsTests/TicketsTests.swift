@@ -62,5 +62,11 @@ final class TicketsTests: XCTestCase {
         let md = try String(contentsOfFile: "\(dir)/report.md", encoding: .utf8)
         XCTAssertTrue(md.contains("| imp | init | none | 0.2 | 91.00 ± 1.00 | 64.00 | 36.00 |"), md)
         XCTAssertTrue(report.summary.contains("lottery tickets"))
+        let csv = try String(contentsOfFile: "\(dir)/report.csv", encoding: .utf8)
+        XCTAssertTrue(csv.contains("round,fashion-mnist,lenet5,rewind=init rate=0.2,imp,none,round 2,accuracy,3,0.905"), csv)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(dir)/report.json"))) as? [String: Any]
+        let tickets = try XCTUnwrap(((json?["studies"] as? [[String: Any]])?.first?["tickets"]) as? [[String: Any]])
+        XCTAssertEqual(tickets.count, 2)
+        XCTAssertEqual(try XCTUnwrap(tickets[0]["matching_remaining"] as? Double), 0.64, accuracy: 1e-12)
     }
 }

@@ -143,6 +143,18 @@ PY
 }
 check "prunesweep imp writes rounds and rounds.csv equal to the sweep's IMP rounds" by_hand
 
+# a model file as the initialisation: the untrained net of seed 0 gives the rounds of --arch with seed 0
+from_model() {
+  "$BIN" train --arch lenet5 --epochs 0 --seed 0 --out "$WORK/init.safetensors" >/dev/null 2>&1 || return 1
+  "$BIN" imp "$WORK/init.safetensors" --rounds 1 --rate 0.3 --epochs 1 --seed 0 --train-subset 3000 --test-subset 500 --out "$WORK/file" >/dev/null 2>&1 || return 1
+  cmp -s <(cut -d, -f1-7 "$WORK/file/rounds.csv") <(head -3 "$WORK/hand/rounds.csv" | cut -d, -f1-7) || return 1
+  # and another initialisation gives other rounds
+  "$BIN" train --arch lenet5 --epochs 0 --seed 5 --out "$WORK/init5.safetensors" >/dev/null 2>&1 || return 1
+  "$BIN" imp "$WORK/init5.safetensors" --rounds 1 --rate 0.3 --epochs 1 --seed 0 --train-subset 3000 --test-subset 500 --out "$WORK/file5" >/dev/null 2>&1 || return 1
+  ! cmp -s <(cut -d, -f1-7 "$WORK/file5/rounds.csv") <(head -3 "$WORK/hand/rounds.csv" | cut -d, -f1-7)
+}
+check "prunesweep imp MODEL starts from the model's weights" from_model
+
 # lmc: a model with itself has barrier 0; between rounds 1 and 2 the mid-point
 # equals numpy's average of the two files evaluated by prunesweep eval
 lmc_self() { "$BIN" lmc "$WORK/hand/round-1.safetensors" "$WORK/hand/round-1.safetensors" --test-subset 500 | grep -q '^barrier 0.0000 %'; }

@@ -47,7 +47,9 @@ extension Plots {
             var pts: [(x: Double, y: Double)] = [], band: [(x: Double, low: Double, high: Double)] = []
             for line in lines {
                 guard let c = line.cells.first(where: { $0.round == r }), let s = c.summaries[.barrier], let j = rewinds.firstIndex(of: line.rewind) else { continue }
-                pts.append((Double(j), s.mean)); band.append((Double(j), s.lower, s.upper))
+                // rounds side by side around their rewind point, so the error bars do not cover each other
+                let x = Double(j) + (Double(i) - Double(rounds.count - 1) / 2) * 0.4 / Double(max(rounds.count, 1))
+                pts.append((x, s.mean)); band.append((x, s.lower, s.upper))
                 all += [s.mean, s.lower, s.upper]
             }
             let left = lines.first?.cells.first { $0.round == r }.map { String(format: "%.3g %% left", $0.mean(.remaining) * 100) } ?? ""

@@ -26,8 +26,15 @@ extension Plots {
             all += pts.map(\.y) + band.flatMap { [$0.low, $0.high] }
             xs += pts.map(\.x)
         }
-        plot.y = SVGPlot.range(all, clamp: 0...1)
         plot.x = 0...max(0.1, (xs.max() ?? 1) * 1.05)
+        // the matching threshold of the first line's dense net (every line of a study at one rewind shares it)
+        if let d = t.lines.first?.dense, d.sd.isFinite {
+            let floor = d.mean - d.sd
+            plot.series.append(.init(name: "dense net mean − 1 sd: matching above", points: [(plot.x.lowerBound, floor), (plot.x.upperBound, floor)],
+                                     style: .init(color: "#000000", dash: "2 4", marker: .none)))
+            all.append(floor)
+        }
+        plot.y = SVGPlot.range(all, clamp: 0...1)
         plot.xTicks = [100, 50, 30, 20, 10, 5, 3, 2, 1, 0.5, 0.3, 0.2, 0.1].map { x($0 / 100) }.filter { plot.x.contains($0) }
         return plot.render()
     }

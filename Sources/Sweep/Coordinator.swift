@@ -63,6 +63,7 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
     private(set) var stopping = false
     private var failures = 0
     private var active: Set<Int>
+    private var parked: [Int] = []
     private var durableNanoseconds: UInt64 = 0
     /// Seconds spent on durable lines (the journal's writer thread, under this coordinator's lock).
     var durableSeconds: Double { lock.withLock { Double(durableNanoseconds) * 1e-9 } }
@@ -102,13 +103,42 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
                 stopping = true
                 logger.error("stopping: \(failures) failures (--max-failures \(m))")
             }
-            if !stopping, let t = scheduler.next() { return WorkReply(task: t.id) }
-            if stopping || scheduler.isComplete {
-                active.remove(r.leader)
-                return WorkReply(stop: status.rawValue)
-            }
-            return WorkReply(wait: true)
+            return reply(to: r.leader)
         }
+    }
+
+    /// As `handle`, but a leader with nothing to do yet is parked (nil): `wake`
+    /// answers it once a task is ready or the sweep stops. Leaders over MPI
+    /// wait this way: 10,000 of them polling every 20 ms would swamp rank 0.
+    func handleParking(_ r: WorkRequest) throws -> WorkReply? {
+        let answer = try handle(r)
+        guard answer.wait else { return answer }
+        lock.withLock { parked.append(r.leader) }
+        return nil
+    }
+
+    /// Replies owed to parked leaders that now have a task or must stop.
+    func wake() -> [(leader: Int, reply: WorkReply)] {
+        lock.withLock {
+            guard !parked.isEmpty, stopping || scheduler.hasReady || scheduler.isComplete else { return [] }
+            var out: [(leader: Int, reply: WorkReply)] = [], still: [Int] = []
+            for l in parked {
+                let r = reply(to: l)
+                if r.wait { still.append(l) } else { out.append((l, r)) }
+            }
+            parked = still
+            return out
+        }
+    }
+
+    /// A task, stop, or wait (under `lock`).
+    private func reply(to leader: Int) -> WorkReply {
+        if !stopping, let t = scheduler.next() { return WorkReply(task: t.id) }
+        if stopping || scheduler.isComplete {
+            active.remove(leader)
+            return WorkReply(stop: status.rawValue)
+        }
+        return WorkReply(wait: true)
     }
 
     var status: ExitStatus {

@@ -194,10 +194,15 @@ public enum Engine {
                         _ = try world.receive(from: env.source, tag: Tag.stop.rawValue)
                         c.requestStop("signal on rank \(env.source)")
                     }
+                    for (leader, reply) in c.wake() {
+                        try world.send(try JSONEncoder().encode(reply).bytes, to: leader, tag: Tag.reply.rawValue)
+                        idle = 0
+                    }
                     if let env = try world.probe(tag: Tag.request.rawValue) {
                         let (_, bytes) = try world.receive(from: env.source, tag: Tag.request.rawValue)
-                        let reply = try c.handle(try WorkRequest(message: bytes))
-                        try world.send(try JSONEncoder().encode(reply).bytes, to: env.source, tag: Tag.reply.rawValue)
+                        if let reply = try c.handleParking(try WorkRequest(message: bytes)) {
+                            try world.send(try JSONEncoder().encode(reply).bytes, to: env.source, tag: Tag.reply.rawValue)
+                        }
                         idle = 0
                         continue
                     }

@@ -57,6 +57,8 @@ public final class Scheduler {
     public func count(_ s: State) -> Int { counts[s] ?? 0 }
     public var total: Int { byPlace.count }
     public var isComplete: Bool { count(.pending) == 0 && count(.running) == 0 }
+    /// Some task may be ready (`next` may still find the ones queued were skipped).
+    public var hasReady: Bool { !ready.isEmpty }
     public func state(of id: String) -> State? { graph.index[id].flatMap { states[$0] } }
 
     /// A ready task, now marked running; nil when none is ready yet.

@@ -81,8 +81,9 @@ public struct SimulationReport: Sendable {
 /// id (so they do not depend on `ranks`); some fail, some straggle. The journal
 /// is real: lines are group-committed on its writer thread in real time, and
 /// the time the coordinator spends counting durable lines is added to its busy
-/// time. A leader told to wait finds every line queued before durable when it
-/// asks again (its 20 ms pause is longer than an fsync here: see the fsync figures).
+/// time. A leader with nothing to do is parked, as over MPI, and answered once
+/// a task is ready; lines queued before are then durable (an fsync takes a
+/// few ms here: see the fsync figures).
 public enum SchedulerSimulation {
     public struct Settings: Sendable {
         public var ranks: Int
@@ -92,8 +93,6 @@ public enum SchedulerSimulation {
         public var stragglerRate = 0.01
         public var stragglerFactor = 10.0
         public var seed: UInt64 = 1
-        /// A leader told "wait" asks again after this long (Engine.lead's pause).
-        public var retrySeconds = 0.02
         public init(ranks: Int, tasks: Int, taskSeconds: TaskSeconds) { self.ranks = ranks; self.tasks = tasks; self.taskSeconds = taskSeconds }
     }
 
@@ -123,50 +122,55 @@ public enum SchedulerSimulation {
         var since = [Double](repeating: 0, count: s.ranks)   // when it started waiting for work
         var coordinatorFree = 0.0, durableSeen = busyBefore
         let encoder = JSONEncoder(), decoder = JSONDecoder()
-        while let (t, w) = asks.pop() {
-            let request = try WorkRequest(leader: w, line: result[w]).message()
-            result[w] = nil
-            // time the coordinator spent on durable lines since the last request is time it was busy
+        var parked = 0
+        // A reply reaches leader w at virtual time `at`: it stops, or runs its task and asks again when done.
+        func deliver(_ answer: Data, to w: Int, at: Double) throws {
+            let reply = try decoder.decode(WorkReply.self, from: answer)
+            report.workerIdle += at - since[w]
+            if reply.stop != nil { report.makespan = max(report.makespan, at); return }
+            guard let task = reply.task.flatMap({ graph[$0] }) else { throw SweepError("simulation: leader \(w) got neither a task nor stop") }
+            report.handOuts += 1
+            let record = outcome(task, leader: w, s)
+            result[w] = try JournalLine(record)
+            let seconds = record.seconds
+            since[w] = at + seconds
+            asks.push((at + seconds, w))
+        }
+        // The coordinator's time on durable lines since last looked at is time it was busy.
+        func countDurable() {
             let d = coordinator.durableSeconds
             coordinatorFree += d - durableSeen; report.coordinatorBusy += d - durableSeen; durableSeen = d
+        }
+        // Parked leaders that now have a task or must stop: the listener answers them (encoding the reply).
+        func wakeParked() throws {
+            guard parked > 0 else { return }
+            try journal.flush()   // an fsync takes a few ms here: durable before the next request, virtually
+            countDurable()
+            let clock = DispatchTime.now().uptimeNanoseconds
+            let woken = try coordinator.wake().map { ($0.leader, try encoder.encode($0.reply)) }
+            let service = Double(DispatchTime.now().uptimeNanoseconds - clock) * 1e-9
+            report.coordinatorBusy += service
+            coordinatorFree += service
+            parked -= woken.count
+            for (w, answer) in woken { try deliver(answer, to: w, at: coordinatorFree) }
+        }
+        while true {
+            try wakeParked()
+            guard let (t, w) = asks.pop() else {
+                guard parked == 0 else { throw SweepError("simulation: \(parked) leaders parked with nothing left to run") }
+                break
+            }
+            let request = try WorkRequest(leader: w, line: result[w]).message()
+            result[w] = nil
+            countDurable()
             let start = max(t, coordinatorFree)
             let clock = DispatchTime.now().uptimeNanoseconds
-            let answer = try encoder.encode(try coordinator.handle(try WorkRequest(message: request)))
+            let answer = try coordinator.handleParking(try WorkRequest(message: request)).map { try encoder.encode($0) }
             let service = Double(DispatchTime.now().uptimeNanoseconds - clock) * 1e-9
             report.coordinatorBusy += service
             report.requests += 1
             coordinatorFree = start + service
-            let reply = try decoder.decode(WorkReply.self, from: answer)
-            if reply.stop != nil {
-                report.workerIdle += coordinatorFree - since[w]
-                report.makespan = max(report.makespan, coordinatorFree)
-                continue
-            }
-            guard let task = reply.task.flatMap({ graph[$0] }) else {
-                // lines queued so far are durable before this leader asks again (an fsync, a few ms, within its pause)
-                try journal.flush()
-                asks.push((coordinatorFree + s.retrySeconds, w))
-                continue
-            }
-            report.workerIdle += coordinatorFree - since[w]
-            report.handOuts += 1
-            var random = RandomStream("scheduler-sim", s.seed, task.id)
-            var seconds = s.taskSeconds.draw(&random)
-            let u = Double(random.next() >> 11) * 0x1p-53
-            var record = ResultRecord(task, status: .done, metrics: metrics(task, &random))
-            if u < s.failureRate {
-                record.status = .failed; record.metrics = nil; record.error = "simulated failure"
-                seconds *= Double(random.next() >> 11) * 0x1p-53
-            } else if u < s.failureRate + s.stragglerRate {
-                seconds *= s.stragglerFactor
-            }
-            record.seconds = seconds
-            record.rank = w
-            record.host = "sim\(w / 128)"
-            record.finished = "2026-01-01T00:00:00Z"
-            result[w] = try JournalLine(record)
-            since[w] = coordinatorFree + seconds
-            asks.push((coordinatorFree + seconds, w))
+            if let answer { try deliver(answer, to: w, at: coordinatorFree) } else { parked += 1 }
         }
         try coordinator.drain()
         report.done = coordinator.scheduler.count(.done)
@@ -176,6 +180,25 @@ public enum SchedulerSimulation {
         (report.journalLines, report.journalBytes, report.fsyncs, report.journalSeconds) = (written.lines, written.bytes, written.fsyncs, written.seconds)
         report.wallSeconds = Date().timeIntervalSince(wall)
         return report
+    }
+
+    /// What running `task` gave: its time from the task's own stream, sometimes a failure or a straggler.
+    static func outcome(_ task: SweepTask, leader: Int, _ s: Settings) -> ResultRecord {
+        var random = RandomStream("scheduler-sim", s.seed, task.id)
+        var seconds = s.taskSeconds.draw(&random)
+        let u = Double(random.next() >> 11) * 0x1p-53
+        var record = ResultRecord(task, status: .done, metrics: metrics(task, &random))
+        if u < s.failureRate {
+            record.status = .failed; record.metrics = nil; record.error = "simulated failure"
+            seconds *= Double(random.next() >> 11) * 0x1p-53
+        } else if u < s.failureRate + s.stragglerRate {
+            seconds *= s.stragglerFactor
+        }
+        record.seconds = seconds
+        record.rank = leader
+        record.host = "sim\(leader / 128)"
+        record.finished = "2026-01-01T00:00:00Z"
+        return record
     }
 
     /// Metrics of the size a real task journals (a LeNet5's tensors), values drawn from the task.

@@ -33,10 +33,47 @@ public struct JournalLine: Sendable {
         return e
     }()
 
+    /// The fields as this version writes them (keys sorted, so the line starts
+    /// `{"finished":"...","format":N,` and ends `,"status":"S","task":"ID"}`),
+    /// read from the line's two ends only; nil when the line is not in that
+    /// shape (an error field, escapes, another writer): then `topLevel` scans it all.
+    /// Sound: a value that is a plain string right before the closing brace,
+    /// and its neighbour separated by a bare comma, are top-level fields.
+    static func sortedEnds(_ b: UnsafeRawBufferPointer) -> (format: Int?, task: String?, status: String?)? {
+        let n = b.count, quote = UInt8(ascii: "\"")
+        func plain(_ c: UInt8) -> Bool { (97...122).contains(c) || (48...57).contains(c) || c == 45 }   // a-z 0-9 -
+        func has(_ s: StaticString, at i: Int) -> Bool {
+            i >= 0 && i + s.utf8CodeUnitCount <= n && memcmp(b.baseAddress! + i, s.utf8Start, s.utf8CodeUnitCount) == 0
+        }
+        // a plain string value ending just before `end` (at its closing quote): its first byte
+        func valueStart(closingQuote end: Int) -> Int? {
+            guard end > 0, b[end] == quote else { return nil }
+            var i = end - 1
+            while i >= 0, plain(b[i]) { i -= 1 }
+            return i >= 0 && b[i] == quote && i < end - 1 ? i + 1 : nil
+        }
+        guard n > 40, b[n - 1] == UInt8(ascii: "}"), let taskStart = valueStart(closingQuote: n - 2),
+              has(",\"task\":", at: taskStart - 9), let statusStart = valueStart(closingQuote: taskStart - 10),
+              has(",\"status\":", at: statusStart - 11), has("{\"finished\":\"", at: 0) else { return nil }
+        var i = 13
+        while i < n, b[i] != quote, b[i] != UInt8(ascii: "\\") { i += 1 }
+        guard has("\",\"format\":", at: i) else { return nil }
+        i += 11
+        var format = 0, digits = 0
+        while i < n, (48...57).contains(b[i]) { format = format * 10 + Int(b[i] - 48); i += 1; digits += 1 }
+        guard digits > 0, i < n, b[i] == UInt8(ascii: ",") else { return nil }
+        func text(_ r: Range<Int>) -> String { String(decoding: UnsafeRawBufferPointer(rebasing: b[r]), as: UTF8.self) }
+        return (format, text(taskStart ..< n - 2), text(statusStart ..< taskStart - 10))
+    }
+
     /// The top-level "format", "task" and "status" of one JSON object, found
     /// without decoding the rest (nested objects and strings are skipped; a
     /// string with escapes in one of these fields is not read: ids and statuses have none).
     static func topLevel(_ b: UnsafeRawBufferPointer) -> (format: Int?, task: String?, status: String?) {
+        sortedEnds(b) ?? scanned(b)
+    }
+
+    static func scanned(_ b: UnsafeRawBufferPointer) -> (format: Int?, task: String?, status: String?) {
         let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
         var format: Int?, task: String?, status: String?
         var i = 0, depth = 0

@@ -74,7 +74,7 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
         guard ps_rados_load(&why, why.count) != 0 else { return }
         throw StoreError.unavailable(url, """
             a rados:// store needs librados (the Ceph client library, librados.so.2), which could not be loaded: \
-            \(String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))). Install it (Debian: apt-get install librados2), load your site's Ceph module \
+            \(String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)). Install it (Debian: apt-get install librados2), load your site's Ceph module \
             (module load ceph), add its directory to LD_LIBRARY_PATH, or use a file:// store
             """)
     }

@@ -84,7 +84,20 @@ final class JournalTests: XCTestCase {
             let checked = try JournalLine(checking: line.bytes)
             XCTAssertEqual(checked.task, record.task)
             XCTAssertEqual(checked.status, record.status)
+            // the two ends suffice for a line without an error field, and agree with the full scan
+            line.bytes.withUnsafeBytes { b in
+                let full = JournalLine.scanned(b)
+                XCTAssertEqual([full.task, full.status], [record.task, record.status.rawValue])
+                XCTAssertEqual(full.format, 2)
+                if let ends = JournalLine.sortedEnds(b) {
+                    XCTAssertEqual([ends.task, ends.status], [full.task, full.status]); XCTAssertEqual(ends.format, 2)
+                } else {
+                    XCTAssertNotNil(record.error, "only a line with an error field needs the full scan")
+                }
+            }
         }
+        let shifted = Array("{\"finished\":\"x\",\"format\":2,\"m\":{\"status\":\"done\",\"task\":\"a\"}}".utf8)
+        XCTAssertNil(shifted.withUnsafeBytes { JournalLine.sortedEnds($0) }, "a nested task is not the line's")
         XCTAssertThrowsError(try JournalLine(checking: Array("{\"format\":1,\"task\":\"a\",\"status\":\"done\"}".utf8)))
         XCTAssertThrowsError(try JournalLine(checking: Array("{\"format\":2,\"spec\":{\"task\":\"a\",\"status\":\"done\"}}".utf8)))
         XCTAssertThrowsError(try JournalLine(checking: Array("{\"format\":2,\"task\":\"a\",\"status\":\"done\"}\n{".utf8)))

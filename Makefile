@@ -64,3 +64,5 @@ bench: release
 	bench/sweep-scaling .build/release
 	bench/store-throughput
 	bench/report-speed
+	bench/coordinator-scale .build/release
+	bench/journal-scale .build/release

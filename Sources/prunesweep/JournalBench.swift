@@ -11,6 +11,8 @@ struct JournalBench: ParsableCommand {
     @Argument(help: "A results.jsonl.") var path: String
     @Option(name: .customLong("simulated-tasks"), help: "Also build the graph and scheduler of the simulated sweep of this many tasks (bench scheduler --tasks).") var simulatedTasks: Int?
     @Flag(name: .customLong("full-read"), help: "Also decode every line into records, as the report reads a journal.") var fullRead = false
+    @Option(name: .customLong("rewrite"), help: "Also append the journal's first 100,000 lines to a new journal at this path, --rate lines a second (group commit on its file system); removed afterwards.") var rewrite: String?
+    @Option(help: "Lines a second queued by --rewrite (0: all at once).") var rate: Double = 20000
 
     func run() throws {
         guard FileManager.default.fileExists(atPath: path) else { throw ValidationError("\(path): no such journal") }
@@ -34,8 +36,32 @@ struct JournalBench: ParsableCommand {
             let records = Journal.read(path).records.count
             line += String(format: "; full read (the report's) %d records %.2f s", records, Date().timeIntervalSince(t))
         }
+        if let target = rewrite { line += try rewriteRate(to: target) }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         print(line + String(format: "; peak RSS %.0f MB", Double(usage.ru_maxrss) / 1024))
+    }
+
+    /// Lines queued at `rate` a second (in 1 ms steps), then flushed: durable
+    /// lines per second, lines per fsync, and how busy the writer thread was.
+    func rewriteRate(to target: String) throws -> String {
+        guard !FileManager.default.fileExists(atPath: target) else { throw ValidationError("--rewrite \(target) exists; give a new path") }
+        defer { try? FileManager.default.removeItem(atPath: target) }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ValidationError("\(path): cannot read") }
+        let head = try handle.read(upToCount: 400 << 20) ?? Data()   // enough for 100,000 lines of 1.7 KB
+        var lines = head.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: true).prefix(100_000).map { [UInt8]($0) }
+        if head.count == 400 << 20 { lines.removeLast() }   // maybe cut
+        let checked = try lines.map { try JournalLine(checking: $0) }
+        let journal = try Journal(path: target)
+        let t = Date()
+        for (i, l) in checked.enumerated() {
+            try journal.submit(l)
+            if rate > 0, i + 1 < checked.count { let due = Double(i + 1) / rate; let ahead = due - Date().timeIntervalSince(t); if ahead > 0.001 { usleep(UInt32(ahead * 1e6)) } }
+        }
+        let queued = Date().timeIntervalSince(t)
+        try journal.flush()
+        let seconds = Date().timeIntervalSince(t), w = journal.written
+        return String(format: "; rewrite of %d lines queued at %.0f/s: %.0f durable lines/s, %d fsyncs (%.1f lines each), writer busy %.0f %%",
+                      w.lines, Double(w.lines) / queued, Double(w.lines) / seconds, w.fsyncs, Double(w.lines) / Double(max(w.fsyncs, 1)), 100 * w.seconds / seconds)
     }
 }

@@ -19,7 +19,8 @@ let package = Package(
         .target(name: "CMPIShim", dependencies: ["CMPI"]),
         .target(name: "CKernels"),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .systemLibrary(name: "CRados", providers: [.apt(["librados-dev"])]),
+        // librados is dlopen'd by CRados when a rados:// store is opened: not needed to build or for file stores.
+        .target(name: "CRados", linkerSettings: [.linkedLibrary("dl")]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CISAL", pkgConfig: "libisal", providers: [.apt(["libisal-dev"])]),
 

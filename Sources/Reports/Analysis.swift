@@ -120,7 +120,8 @@ public struct Analysis {
             (a.variant, a.method.rawValue, a.ratio.sortKey, Analysis.teacherOrder(a.teacher, control), a.teacher.description)
                 < (b.variant, b.method.rawValue, b.ratio.sortKey, Analysis.teacherOrder(b.teacher, control), b.teacher.description)
         }
-        cells = order.map { k in
+        // Cells on every core: each draws from its own stream (named by the cell), so the order does not matter.
+        func cell(_ k: Key) -> Cell {
             let rs = (groups[k] ?? []).sorted { $0.seed < $1.seed }
             let values: [(metric: CellMetric, values: [Double])] = CellMetric.allCases.compactMap { m in
                 let v = rs.compactMap { m.value($0.metrics, parent: $0.parent, cost: cost) }.filter(\.isFinite)
@@ -136,6 +137,13 @@ public struct Analysis {
                         summaries: bootstrap.summaries(values, seeds: rs.count, stream: "\(study) \(k.variant) \(k.method) \(k.teacher) \(k.ratio)"),
                         values: Dictionary(uniqueKeysWithValues: values), sparsityPerTensor: perTensor)
         }
+        var built = [Cell?](repeating: nil, count: order.count)
+        nonisolated(unsafe) let make = cell, keys = order   // read only; each iteration writes its own index
+        built.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            DispatchQueue.concurrentPerform(iterations: keys.count) { out[$0] = make(keys[$0]) }
+        }
+        cells = built.map { $0! }
 
         // Every teacher against the control at the same ratio; Holm over the study's comparisons.
         var comps: [Comparison] = []

@@ -2,19 +2,39 @@ import Foundation
 import Logging
 import ProgressOutput
 
-/// What a group leader tells rank 0 when it asks for work.
+/// What a group leader tells rank 0 when it asks for work. On the wire: this
+/// as JSON, a newline, then the journal line of the task it finished (encoded
+/// by the leader, appended by rank 0 as it came).
 struct WorkRequest: Codable {
     var leader: Int
-    var result: ResultRecord?
+    var line: JournalLine?
     /// The leader gave its task back unfinished (stopped past the grace period).
     var returned: String?
     /// A signal reached this leader's group: stop handing out work.
     var stopping = false
+
+    enum CodingKeys: String, CodingKey { case leader, returned, stopping }
+
+    init(leader: Int, line: JournalLine? = nil) { self.leader = leader; self.line = line }
+
+    func message() throws -> [UInt8] {
+        var m = try JSONEncoder().encode(self).bytes
+        if let line { m.append(UInt8(ascii: "\n")); m += line.bytes }
+        return m
+    }
+
+    init(message m: [UInt8]) throws {
+        let cut = m.firstIndex(of: UInt8(ascii: "\n")) ?? m.count
+        self = try JSONDecoder().decode(WorkRequest.self, from: Data(m[..<cut]))
+        if cut < m.count { line = try JournalLine(checking: Array(m[(cut + 1)...])) }
+    }
 }
 
-/// Rank 0's answer: a task, "ask again shortly", or stop with an exit status.
+/// Rank 0's answer: a task's id, "ask again shortly", or stop with an exit
+/// status. Ids travel, not specs: every rank expanded the same graph from the
+/// same sweep-file bytes.
 struct WorkReply: Codable {
-    var task: SweepTask?
+    var task: String?
     var wait = false
     var stop: Int32?
 }
@@ -27,10 +47,12 @@ public enum ExitStatus: Int32 {
     case unfinished = 75   // stopped early (EX_TEMPFAIL): requeue and rerun to resume
 }
 
-/// Rank 0's bookkeeping: hands out ready tasks, journals every result
-/// (appended and fsync'd before anything else happens), reports progress.
-/// Thread-safe: rank 0's own leader calls it directly, the MPI listener for
-/// the other leaders.
+/// Rank 0's bookkeeping: hands out ready tasks, journals every result, reports
+/// progress. A result counts (its task done, its dependents ready, its log
+/// line and progress) only once the journal reports its line durable; the
+/// leader that sent it gets its next task at once. Thread-safe: rank 0's own
+/// leader calls it directly, the MPI listener for the other leaders, the
+/// journal's writer thread with durable lines.
 final class Coordinator: @unchecked Sendable {   // every entry point takes `lock`
     let scheduler: Scheduler
     let journal: Journal
@@ -41,13 +63,21 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
     private(set) var stopping = false
     private var failures = 0
     private var active: Set<Int>
+    private var parked: [Int] = []
+    private var durableNanoseconds: UInt64 = 0
+    /// Seconds spent on durable lines (the journal's writer thread, under this coordinator's lock).
+    var durableSeconds: Double { lock.withLock { Double(durableNanoseconds) * 1e-9 } }
 
     init(scheduler: Scheduler, journal: Journal, leaders: [Int], maxFailures: Int?, logger: Logger) {
         self.scheduler = scheduler; self.journal = journal; self.maxFailures = maxFailures; self.logger = logger
         active = Set(leaders)
         progress = ProgressLine("tasks", total: scheduler.total, unit: "tasks")
         failures = scheduler.count(.failed) + scheduler.count(.skipped)
+        journal.onDurable = { [weak self] batch in self?.durable(batch) }
     }
+
+    /// Waits until every result handed in is durable and counted.
+    func drain() throws { try journal.flush() }
 
     var finished: Bool { lock.withLock { active.isEmpty } }
 
@@ -60,7 +90,10 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
 
     func handle(_ r: WorkRequest) throws -> WorkReply {
         try lock.withLock {
-            if let result = r.result { try record(result) }
+            if let line = r.line {
+                guard scheduler.state(of: line.task) != nil else { throw SweepError("rank \(r.leader) reported task \(line.task), which this sweep does not define") }
+                try journal.submit(line)
+            }
             if let id = r.returned { scheduler.requeue(id) }
             if r.stopping && !stopping {
                 stopping = true
@@ -70,13 +103,42 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
                 stopping = true
                 logger.error("stopping: \(failures) failures (--max-failures \(m))")
             }
-            if !stopping, let t = scheduler.next() { return WorkReply(task: t) }
-            if stopping || scheduler.isComplete {
-                active.remove(r.leader)
-                return WorkReply(stop: status.rawValue)
-            }
-            return WorkReply(wait: true)
+            return reply(to: r.leader)
         }
+    }
+
+    /// As `handle`, but a leader with nothing to do yet is parked (nil): `wake`
+    /// answers it once a task is ready or the sweep stops. Leaders over MPI
+    /// wait this way: 10,000 of them polling every 20 ms would swamp rank 0.
+    func handleParking(_ r: WorkRequest) throws -> WorkReply? {
+        let answer = try handle(r)
+        guard answer.wait else { return answer }
+        lock.withLock { parked.append(r.leader) }
+        return nil
+    }
+
+    /// Replies owed to parked leaders that now have a task or must stop.
+    func wake() -> [(leader: Int, reply: WorkReply)] {
+        lock.withLock {
+            guard !parked.isEmpty, stopping || scheduler.hasReady || scheduler.isComplete else { return [] }
+            var out: [(leader: Int, reply: WorkReply)] = [], still: [Int] = []
+            for l in parked {
+                let r = reply(to: l)
+                if r.wait { still.append(l) } else { out.append((l, r)) }
+            }
+            parked = still
+            return out
+        }
+    }
+
+    /// A task, stop, or wait (under `lock`).
+    private func reply(to leader: Int) -> WorkReply {
+        if !stopping, let t = scheduler.next() { return WorkReply(task: t.id) }
+        if stopping || scheduler.isComplete {
+            active.remove(leader)
+            return WorkReply(stop: status.rawValue)
+        }
+        return WorkReply(wait: true)
     }
 
     var status: ExitStatus {
@@ -84,19 +146,24 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
         return failures > 0 ? .failures : .success
     }
 
-    private func record(_ result: ResultRecord) throws {
-        try journal.append(result)
-        var finals = [result]
-        for s in scheduler.finish(result.task, result.state) {
-            var skip = ResultRecord(s, status: .skipped)
-            skip.error = "needs \(result.task), which \(result.status == .failed ? "failed" : "was skipped")"
-            skip.finished = result.finished
-            try journal.append(skip)
-            finals.append(skip)
+    /// Lines now on disk: their tasks finish (dependents of a failure are skipped, their lines queued in turn).
+    private func durable(_ batch: [JournalLine]) {
+        let clock = DispatchTime.now().uptimeNanoseconds
+        defer { lock.withLock { durableNanoseconds += DispatchTime.now().uptimeNanoseconds - clock } }
+        lock.withLock {
+            for line in batch {
+                if line.status != .done { failures += 1 }
+                if line.status == .skipped { continue }   // a skip this coordinator wrote: already applied
+                if line.status == .failed { logFailure(line) }
+                for s in scheduler.finish(line.task, line.state) {
+                    var skip = ResultRecord(s, status: .skipped)
+                    skip.error = "needs \(line.task), which \(line.status == .failed ? "failed" : "was skipped")"
+                    skip.finished = ISO8601DateFormatter().string(from: Date())
+                    do { try journal.submit(try JournalLine(skip)) } catch { logger.error("\(error)") }
+                }
+            }
+            showProgress()
         }
-        for f in finals where f.status != .done { failures += 1 }
-        logLine(result)
-        showProgress()
     }
 
     /// The tasks by state, for the manifest.
@@ -117,21 +184,10 @@ final class Coordinator: @unchecked Sendable {   // every entry point takes `loc
         progress.update(done, extra: "running \(running) failed \(failed)")
     }
 
-    private func logLine(_ r: ResultRecord) {
-        var meta: Logger.Metadata = ["task": "\(r.task)", "rank": "\(r.rank)"]
-        meta["seconds"] = "\(String(format: "%.1f", r.seconds))"
-        func add(_ name: String, _ v: Double?) { if let v { meta[name] = "\(String(format: "%.4f", v))" } }
-        if let m = r.trial {
-            for k in [TrialMetric.ratio, .cosine, .accuracyBefore, .accuracyAfter, .agreementParent] { add(k.rawValue, k.value(m)) }
-        }
-        if let m = r.train {
-            add("accuracy", m.accuracy); add("optimal_ratio", m.optimalRatio); add("safe_ratio", m.safeRatio); add("k2", m.k2)
-        }
-        if r.status == .done {
-            logger.info("done \(r.label)", metadata: meta)
-        } else {
-            logger.error("\(r.status.rawValue) \(r.label): \(r.error ?? "")", metadata: meta)
-        }
+    /// A failed task's error, from its line (the leader logged it too, on its own rank).
+    private func logFailure(_ line: JournalLine) {
+        guard let r = try? JSONDecoder().decode(ResultRecord.self, from: Data(line.bytes)) else { return }
+        logger.error("failed \(r.label): \(r.error ?? "")", metadata: ["task": "\(r.task)", "rank": "\(r.rank)"])
     }
 }
 

@@ -65,9 +65,9 @@ public enum Engine {
         var manifest: Manifest?
         if world.rank == 0 {
             let journalPath = "\(dir)/results\(suffix).jsonl"
-            let (records, bad) = Journal.read(journalPath)
-            for b in bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
-            let strangers = records.filter { $0.format < ResultRecord.currentFormat && graph[$0.task] == nil }
+            let journalSoFar = try Journal.resume(journalPath)
+            for b in journalSoFar.bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
+            let strangers = journalSoFar.legacy.filter { graph[$0.task] == nil }
             guard strangers.isEmpty else {
                 throw SweepError("""
                     \(journalPath): \(strangers.count) line(s) were written by prunesweep 0.1.0 (journal format 1) for tasks \
@@ -77,7 +77,7 @@ public enum Engine {
                     prunesweep report reads the old journal as it is.
                     """)
             }
-            var outcomes = Journal.outcomes(records)
+            var outcomes = journalSoFar.outcomes
             if o.retryFailed { outcomes = outcomes.filter { $0.value == .done } }
             let only = o.shard.map { graph.shard($0.index, of: $0.count) }
             let scheduler = Scheduler(graph: graph, finished: outcomes, only: only)
@@ -99,12 +99,13 @@ public enum Engine {
 
         let status: Int32
         if group.rank == 0 {
-            status = try lead(world: world, group: group, execute: execute ?? runner.run, coordinator: coordinator, logger: logger)
+            status = try lead(world: world, group: group, graph: graph, execute: execute ?? runner.run, coordinator: coordinator, logger: logger)
         } else {
-            status = try follow(group: group, execute: execute ?? runner.run)
+            status = try follow(group: group, graph: graph, execute: execute ?? runner.run)
         }
         if let c = coordinator {
             while !c.finished { usleep(1000) }
+            try c.drain()
             try manifest?.finish(status: ExitStatus(rawValue: status) ?? .failures, counts: c.counts)
         }
         try world.barrier()
@@ -112,7 +113,7 @@ public enum Engine {
     }
 
     /// A group leader: ask rank 0 for a task, run it with the group, report, repeat.
-    static func lead(world: Communicator, group: Communicator, execute: (SweepTask) throws -> TaskMetrics?, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
+    static func lead(world: Communicator, group: Communicator, graph: TaskGraph, execute: (SweepTask) throws -> TaskMetrics?, coordinator: Coordinator?, logger: Logger) throws -> Int32 {
         var request = WorkRequest(leader: world.rank)
         while true {
             request.stopping = signalReceived != 0
@@ -122,7 +123,8 @@ public enum Engine {
                 _ = try group.broadcast(try JSONEncoder().encode(WorkReply(stop: code)).bytes)
                 return code
             }
-            guard let task = reply.task else { usleep(20_000); continue }
+            guard let id = reply.task else { usleep(20_000); continue }
+            guard let task = graph[id] else { throw SweepError("rank 0 handed out task \(id), which this rank's sweep does not define") }
             _ = try group.broadcast(try JSONEncoder().encode(reply).bytes)
             var log = logger
             log[metadataKey: "task"] = "\(task.id)"
@@ -143,22 +145,40 @@ public enum Engine {
             record.rank = world.rank
             record.host = World.hostname
             record.finished = ISO8601DateFormatter().string(from: Date())
-            request.result = record
+            logResult(record, log)
+            request.line = try JournalLine(record)
+        }
+    }
+
+    /// The leader's log line of a finished task, with its main figures.
+    static func logResult(_ r: ResultRecord, _ logger: Logger) {
+        var meta: Logger.Metadata = ["seconds": "\(String(format: "%.1f", r.seconds))"]
+        func add(_ name: String, _ v: Double?) { if let v { meta[name] = "\(String(format: "%.4f", v))" } }
+        if let m = r.trial {
+            for k in [TrialMetric.ratio, .cosine, .accuracyBefore, .accuracyAfter, .agreementParent] { add(k.rawValue, k.value(m)) }
+        }
+        if let m = r.train {
+            add("accuracy", m.accuracy); add("optimal_ratio", m.optimalRatio); add("safe_ratio", m.safeRatio); add("k2", m.k2)
+        }
+        if r.status == .done {
+            logger.info("done \(r.label)", metadata: meta)
+        } else {
+            logger.error("\(r.status.rawValue) \(r.label): \(r.error ?? "")", metadata: meta)
         }
     }
 
     /// A group member: run whatever task the leader broadcasts, until told to stop.
-    static func follow(group: Communicator, execute: (SweepTask) throws -> TaskMetrics?) throws -> Int32 {
+    static func follow(group: Communicator, graph: TaskGraph, execute: (SweepTask) throws -> TaskMetrics?) throws -> Int32 {
         while true {
             let reply = try JSONDecoder().decode(WorkReply.self, from: Data(try group.broadcast([])))
             if let code = reply.stop { return code }
-            if let task = reply.task { _ = try? execute(task) }
+            if let task = reply.task.flatMap({ graph[$0] }) { _ = try? execute(task) }
         }
     }
 
     static func ask(world: Communicator, coordinator: Coordinator?, _ r: WorkRequest) throws -> WorkReply {
         if let c = coordinator { return try c.handle(r) }
-        try world.send(try JSONEncoder().encode(r).bytes, to: 0, tag: Tag.request.rawValue)
+        try world.send(try r.message(), to: 0, tag: Tag.request.rawValue)
         let (_, bytes) = try world.receive(from: 0, tag: Tag.reply.rawValue)
         return try JSONDecoder().decode(WorkReply.self, from: Data(bytes))
     }
@@ -174,10 +194,15 @@ public enum Engine {
                         _ = try world.receive(from: env.source, tag: Tag.stop.rawValue)
                         c.requestStop("signal on rank \(env.source)")
                     }
+                    for (leader, reply) in c.wake() {
+                        try world.send(try JSONEncoder().encode(reply).bytes, to: leader, tag: Tag.reply.rawValue)
+                        idle = 0
+                    }
                     if let env = try world.probe(tag: Tag.request.rawValue) {
                         let (_, bytes) = try world.receive(from: env.source, tag: Tag.request.rawValue)
-                        let reply = try c.handle(try JSONDecoder().decode(WorkRequest.self, from: Data(bytes)))
-                        try world.send(try JSONEncoder().encode(reply).bytes, to: env.source, tag: Tag.reply.rawValue)
+                        if let reply = try c.handleParking(try WorkRequest(message: bytes)) {
+                            try world.send(try JSONEncoder().encode(reply).bytes, to: env.source, tag: Tag.reply.rawValue)
+                        }
                         idle = 0
                         continue
                     }
@@ -207,7 +232,7 @@ public enum Engine {
             // past the grace period: the running task is abandoned
             usleep(UInt32(min(grace, 5) * 1_000_000) + 2_000_000)
             logger.warning("grace period over; abandoning running tasks")
-            if let c = coordinator { try? manifest?.finish(status: .unfinished, counts: c.counts) }
+            if let c = coordinator { try? c.drain(); try? manifest?.finish(status: .unfinished, counts: c.counts) }
             world.abort(code: ExitStatus.unfinished.rawValue)
         }
     }

@@ -34,7 +34,9 @@ public struct ResultRecord: Equatable, Sendable {
     public var train: TrainMetrics? { if case .train(let m) = metrics { m } else { nil } }
     public var round: RoundMetrics? { if case .round(let m) = metrics { m } else { nil } }
 
-    public var state: Scheduler.State {
+    public var state: Scheduler.State { ResultRecord.state(status) }
+
+    static func state(_ status: TaskStatus) -> Scheduler.State {
         switch status {
         case .done: .done
         case .failed: .failed
@@ -91,40 +93,68 @@ extension ResultRecord: Codable {
     }
 }
 
-/// results.jsonl: appended one line per finished task and fsync'd, so a crash
-/// loses at most the line being written; resume reads it back. A torn last
-/// line (a crash mid-write) is cut off before appending.
-public final class Journal {
+/// results.jsonl: one line per finished task, appended and fsync'd with group
+/// commit: lines that arrive while an fsync runs wait for the next one, which
+/// covers them all (a writer thread encodes, writes and syncs; the coordinator
+/// only queues). A line is reported durable (`onDurable`, or `append`
+/// returning) only after the fsync that covers it. A crash loses at most lines
+/// not yet reported and leaves at most a torn last line, cut off on the next open.
+public final class Journal: @unchecked Sendable {   // the writer's state is behind its lock
     public let path: String
-    private let fd: Int32
-    private let encoder: JSONEncoder = {
-        let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return e
-    }()
+    private let writer: JournalWriter
 
-    public init(path: String) throws {
+    /// `sync` makes the written lines durable (fsync; a test may slow it down).
+    public init(path: String, sync: @escaping @Sendable (Int32) -> Int32 = { fsync($0) }) throws {
         self.path = path
         try Journal.cutTornTail(path)
-        fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw SweepError("\(path): cannot open the journal: \(String(cString: strerror(errno)))") }
+        writer = JournalWriter(path: path, fd: fd, sync: sync)
     }
 
-    deinit { close(fd) }
+    deinit { writer.close() }
 
-    public func append(_ r: ResultRecord) throws {
-        var line = try encoder.encode(r)
-        line.append(UInt8(ascii: "\n"))
-        let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count, fsync(fd) == 0 else {
-            throw SweepError("\(path): cannot append to the journal: \(String(cString: strerror(errno)))")
-        }
+    /// Called on the writer thread with each group of lines just made durable, in journal order.
+    public var onDurable: (@Sendable ([JournalLine]) -> Void)? {
+        get { writer.withLock { writer.onDurable } }
+        set { writer.withLock { writer.onDurable = newValue } }
     }
 
+    /// Queues a line; `onDurable` hears of it once it is on disk. Throws if an earlier write failed.
+    public func submit(_ line: JournalLine) throws { _ = try writer.enqueue(line) }
+
+    /// Appends a record and returns once its line is on disk.
+    public func append(_ r: ResultRecord) throws { try writer.wait(until: try writer.enqueue(try JournalLine(r))) }
+
+    /// Returns once every line queued is on disk (lines `onDurable` queued meanwhile too).
+    public func flush() throws { try writer.waitForAll() }
+
+    /// Lines and bytes written, fsyncs run and the writer's busy seconds since this journal was opened.
+    public var written: (lines: Int, bytes: Int, fsyncs: Int, seconds: Double) {
+        writer.withLock { (writer.durable, writer.bytes, writer.fsyncs, Double(writer.busyNanoseconds) * 1e-9) }
+    }
+
+    /// Cuts a torn last line (reads only the file's tail, however long the journal).
     static func cutTornTail(_ path: String) throws {
-        guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return }
-        let keep = (data.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
-        guard truncate(path, off_t(keep)) == 0 else { throw SweepError("\(path): cannot cut a torn last line") }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        var end = lseek(fd, 0, SEEK_END)
+        var byte: UInt8 = 0
+        guard end > 0, pread(fd, &byte, 1, end - 1) == 1, byte != UInt8(ascii: "\n") else { return }
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var keep: off_t = 0
+        search: while end > 0 {
+            let start = max(0, end - off_t(chunk.count))
+            let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(end - start), start) }
+            guard n == Int(end - start) else { throw SweepError("\(path): cannot read the journal's tail") }
+            for i in stride(from: n - 1, through: 0, by: -1) where chunk[i] == UInt8(ascii: "\n") {
+                keep = start + off_t(i) + 1
+                break search
+            }
+            end = start
+        }
+        guard truncate(path, keep) == 0 else { throw SweepError("\(path): cannot cut a torn last line") }
     }
 
     /// The records of a journal; lines that do not parse are returned with their
@@ -191,13 +221,6 @@ public final class Journal {
             }
             return out
         }
-    }
-
-    /// The latest outcome per task (a retried task's later line wins).
-    public static func outcomes(_ records: [ResultRecord]) -> [String: Scheduler.State] {
-        var out: [String: Scheduler.State] = [:]
-        for r in records { out[r.task] = r.state }
-        return out
     }
 }
 

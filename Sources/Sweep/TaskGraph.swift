@@ -7,6 +7,14 @@ public struct TaskGraph {
     public private(set) var index: [String: Int] = [:]
 
     public init(_ sweep: SweepFile) {
+        var shared: [TaskSpec: String] = [:]   // parents and teachers by spec: an id costs an encoding
+        func sharedID(_ spec: TaskSpec) -> String {
+            if let id = shared[spec] { return id }
+            let t = SweepTask(spec)
+            shared[spec] = t.id
+            add(t)
+            return t.id
+        }
         for p in sweep.points() {
             let s = p.sweep
             if let variant = p.imp {
@@ -17,9 +25,8 @@ public struct TaskGraph {
             let distils = p.teacher != .none || s.student == .scratch
             let trial = TrialSpec(parent: parent, ratio: p.ratio, method: p.method, teacher: p.teacher, student: s.student,
                                   finetune: s.finetune, kd: distils ? s.kd : nil, threads: s.threads)
-            add(.parent(parent))
-            if let t = trial.teacherSpec { add(.teacher(t)) }
-            add(.trial(trial))
+            let needs = [sharedID(.parent(parent))] + (trial.teacherSpec.map { [sharedID(.teacher($0))] } ?? [])
+            add(SweepTask(.trial(trial), needs: needs))
         }
     }
 
@@ -38,8 +45,9 @@ public struct TaskGraph {
         }
     }
 
-    private mutating func add(_ spec: TaskSpec) {
-        let t = SweepTask(spec)
+    private mutating func add(_ spec: TaskSpec) { add(SweepTask(spec)) }
+
+    private mutating func add(_ t: SweepTask) {
         guard index[t.id] == nil else { return }
         index[t.id] = tasks.count
         tasks.append(t)

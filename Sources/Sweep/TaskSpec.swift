@@ -149,10 +149,13 @@ public struct SweepTask: Codable, Hashable, Sendable {
     public let spec: TaskSpec
     public let needs: [String]
 
-    public init(_ spec: TaskSpec) {
+    public init(_ spec: TaskSpec) { self.init(spec, needs: spec.needs) }
+
+    /// With its needs' ids already known (`spec.needs` encodes them again).
+    init(_ spec: TaskSpec, needs: [String]) {
         self.spec = spec
         id = spec.id
-        needs = spec.needs
+        self.needs = needs
     }
 
     public var kind: TaskKind { spec.kind }

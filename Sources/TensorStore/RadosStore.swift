@@ -28,6 +28,7 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
         self.url = url
         config = try RadosURL(parsing: url)
         func fail(_ what: String, _ rc: Int32) -> StoreError { .unavailable(url, "\(what): \(String(cString: strerror(-rc)))") }
+        try RadosStore.loadLibrados(url)
         guard FileManager.default.isReadableFile(atPath: config.conf) else {
             throw StoreError.badURL(url, "cannot read ceph.conf '\(config.conf)'")
         }
@@ -67,6 +68,17 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
 
     /// An OSD option as the monitors have it (so a cluster-wide change counts),
     /// else the client's own configuration.
+    /// librados is loaded here, the first time a rados:// store is opened.
+    static func loadLibrados(_ url: String) throws {
+        var why = [CChar](repeating: 0, count: 512)
+        guard ps_rados_load(&why, why.count) != 0 else { return }
+        throw StoreError.unavailable(url, """
+            a rados:// store needs librados (the Ceph client library, librados.so.2), which could not be loaded: \
+            \(String(decoding: why.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)). Install it (Debian: apt-get install librados2), load your site's Ceph module \
+            (module load ceph), add its directory to LD_LIBRARY_PATH, or use a file:// store
+            """)
+    }
+
     static func clusterOption(_ c: rados_t, _ name: String) -> Int? {
         let cmd = "{\"prefix\":\"config get\",\"who\":\"osd\",\"key\":\"\(name)\"}"
         var out: UnsafeMutablePointer<CChar>?, outLen = 0, status: UnsafeMutablePointer<CChar>?, statusLen = 0

@@ -9,7 +9,7 @@ import Sweep
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Throughput figures (the scripts under bench/ run these beside their references).",
-        subcommands: [TrainBench.self, StepBench.self, AllreduceBench.self, SchedulerBench.self])
+        subcommands: [TrainBench.self, StepBench.self, AllreduceBench.self, SchedulerBench.self, JournalBench.self])
 }
 
 /// The model, batch (global, under mpirun) and timing of a training benchmark.
@@ -143,14 +143,28 @@ func timeAllreduce(_ world: Communicator, _ buffer: inout [Float], repeats: Int)
 
 /// The sweep engine's own cost: a sweep of one parent and `tasks - 1` trials
 /// run by `Engine.run` with an executor that does nothing, so the wall time is
-/// scheduling, messaging and the journal's fsync'd line per task.
+/// scheduling, messaging and the journal's fsync'd line per task. With
+/// `--simulate-ranks N`, the coordinator alone, facing N simulated leaders in
+/// virtual time (`SchedulerSimulation`).
 struct SchedulerBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Sweep-engine overhead per task (no-op tasks; run under mpirun for ranks).")
-    @Option(help: "Tasks in the sweep (one parent plus trials).") var tasks: Int = 1000
+    static let configuration = CommandConfiguration(commandName: "scheduler", abstract: "Sweep-engine overhead per task (no-op tasks; run under mpirun for ranks), or the coordinator against N simulated ranks.")
+    @Option(help: "Tasks in the sweep (one parent plus trials; simulated: seeds of one parent and up to 999 trials).") var tasks: Int = 1000
     @Option(help: "A fresh results directory (default: a temporary one, removed afterwards).") var results: String?
+    @Option(name: .customLong("simulate-ranks"), help: "Simulate this many group leaders in one process instead of running the engine.") var simulateRanks: Int?
+    @Option(name: .customLong("task-seconds"), help: "Simulated task time: 0, MEAN (exponential), const:S, exp:MEAN, uniform:A:B or lognormal:MEAN:SIGMA.") var taskSeconds: String = "0"
+    @Option(name: .customLong("failure-rate"), help: "Simulated: fraction of tasks that fail.") var failureRate: Double = 0.001
+    @Option(name: .customLong("straggler-rate"), help: "Simulated: fraction of tasks that take 10 times as long.") var stragglerRate: Double = 0.01
+    @Option(help: "Simulated: the seed of task times, failures and stragglers.") var seed: UInt64 = 1
 
     func validate() throws {
         guard tasks >= 2 else { throw ValidationError("--tasks must be at least 2 (one parent and a trial)") }
+        if let n = simulateRanks, n < 1 { throw ValidationError("--simulate-ranks must be at least 1") }
+        guard TaskSeconds(taskSeconds) != nil else {
+            throw ValidationError("--task-seconds '\(taskSeconds)': expected 0, a mean, const:S, exp:MEAN, uniform:A:B or lognormal:MEAN:SIGMA (seconds >= 0)")
+        }
+        guard (0...1).contains(failureRate), (0...1).contains(stragglerRate), failureRate + stragglerRate <= 1 else {
+            throw ValidationError("--failure-rate and --straggler-rate must be fractions in [0, 1] that add up to at most 1")
+        }
         if let r = results, FileManager.default.fileExists(atPath: "\(r)/\(Self.sweepName)/results.jsonl") {
             throw ValidationError("--results \(r) already holds a \(Self.sweepName) journal; the run would resume it. Pass a fresh directory")
         }
@@ -164,6 +178,7 @@ struct SchedulerBench: ParsableCommand {
             h.logLevel = .warning
             return h
         }
+        if let ranks = simulateRanks { return try simulate(ranks: ranks) }
         let world = try World.initialize()
         // rank 0 picks the directory and writes the sweep; the engine sends its text to the others
         var dir = ""
@@ -193,6 +208,26 @@ struct SchedulerBench: ParsableCommand {
         }
         print(String(format: "scheduler: %d tasks on %d ranks (%d journal lines): wall %.3f s  %.3f ms/task",
                      tasks, world.size, lines, seconds, seconds * 1e3 / Double(tasks)))
+    }
+
+    func simulate(ranks: Int) throws {
+        let dir = try results ?? makeTemporaryDirectory()
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { if results == nil { try? FileManager.default.removeItem(atPath: dir) } }
+        let journal = "\(dir)/simulated.jsonl"
+        try? FileManager.default.removeItem(atPath: journal)
+        var settings = SchedulerSimulation.Settings(ranks: ranks, tasks: tasks, taskSeconds: TaskSeconds(taskSeconds)!)
+        settings.failureRate = failureRate; settings.stragglerRate = stragglerRate; settings.seed = seed
+        let r = try SchedulerSimulation.run(settings, journalPath: journal, logger: Logger(label: "prunesweep"))
+        guard r.done + r.failed + r.skipped == r.tasks, r.journalLines == r.tasks else {
+            throw ValidationError("the simulation ended with \(r.done) done, \(r.failed) failed, \(r.skipped) skipped and \(r.journalLines) journal lines of \(r.tasks) tasks")
+        }
+        print(String(format: "simulated: %d ranks, %d tasks (task time %@, failures %.3f, stragglers %.3f x10): %.0f hand-outs/s  coordinator busy %.1f %%  worker idle %.1f %%  makespan %.1f s (virtual)",
+                     ranks, r.tasks, settings.taskSeconds.description, failureRate, stragglerRate, r.handOutsPerSecond, 100 * r.busyFraction, 100 * r.idleFraction, r.makespan))
+        print(String(format: "  %d done, %d failed, %d skipped; %d requests; journal %d lines, %.1f MB, %d fsyncs (%.1f lines per fsync), writer busy %.1f s (%.0f lines/s); graph %.1f s, wall %.1f s",
+                     r.done, r.failed, r.skipped, r.requests, r.journalLines, Double(r.journalBytes) / 1e6, r.fsyncs,
+                     Double(r.journalLines) / Double(max(r.fsyncs, 1)), r.journalSeconds, Double(r.journalLines) / max(r.journalSeconds, 1e-9),
+                     r.graphSeconds, r.wallSeconds))
     }
 
     func makeTemporaryDirectory() throws -> String {

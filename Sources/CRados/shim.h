@@ -1,1 +1,0 @@
-#include <rados/librados.h>

@@ -102,7 +102,7 @@ public final class Journal {
         self.path = path
         try Journal.cutTornTail(path)
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SweepError("\(path): cannot open the journal: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw EnvironmentError.errno("\(path): cannot open the journal") }
     }
 
     deinit { close(fd) }
@@ -111,15 +111,14 @@ public final class Journal {
         var line = try encoder.encode(r)
         line.append(UInt8(ascii: "\n"))
         let written = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard written == line.count, fsync(fd) == 0 else {
-            throw SweepError("\(path): cannot append to the journal: \(String(cString: strerror(errno)))")
-        }
+        guard written == line.count else { throw EnvironmentError.errno("\(path): cannot append to the journal", short: written >= 0) }
+        guard fsync(fd) == 0 else { throw EnvironmentError.errno("\(path): cannot append to the journal") }
     }
 
     static func cutTornTail(_ path: String) throws {
         guard let data = FileManager.default.contents(atPath: path), let last = data.last, last != UInt8(ascii: "\n") else { return }
         let keep = (data.lastIndex(of: UInt8(ascii: "\n")) ?? -1) + 1
-        guard truncate(path, off_t(keep)) == 0 else { throw SweepError("\(path): cannot cut a torn last line") }
+        guard truncate(path, off_t(keep)) == 0 else { throw EnvironmentError.errno("\(path): cannot cut a torn last line") }
     }
 
     /// The records of a journal; lines that do not parse are returned with their

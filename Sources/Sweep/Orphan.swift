@@ -1,0 +1,25 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A rank whose launcher (mpirun, orted, slurmstepd) died is an orphan: the
+/// run is over for it, and it must not write another journal line. Its parent
+/// changes when the launcher dies (it is adopted by init or a subreaper), so
+/// a thread polls getppid() every 10 ms, and the coordinator checks it before
+/// each result it journals; an orphan kills itself at once.
+enum Orphan {
+    nonisolated(unsafe) private static var parent: pid_t = 0
+
+    static func watch() {
+        parent = getppid()
+        Thread.detachNewThread {
+            while true { usleep(10_000); check() }
+        }
+    }
+
+    static func check() {
+        guard parent != 0, getppid() != parent else { return }
+        kill(getpid(), SIGKILL)
+    }
+}

@@ -62,7 +62,7 @@ public struct IDXFile {
         // expands at most 1032:1; pixels become 4-byte floats beside the bytes.
         let room = gzdirect(gz) == 1 ? fileSize - 4 - 4 * expectDims : fileSize.multipliedReportingOverflow(by: 1032).partialValue
         guard !overflow, count <= room else {
-            throw DatasetError(file: path, problem: "header claims \(shape) = \(overflow ? "more than Int.max" : "\(count)") bytes of data, but the \(fileSize)-byte file \(gzdirect(gz) == 1 ? "holds \(room)" : "can expand to at most \(room)")")
+            throw DatasetError(file: path, problem: "\(gzdirect(gz) == 1 ? "truncated: " : "")header claims \(shape) = \(overflow ? "more than Int.max" : "\(count)") bytes of data, but the \(fileSize)-byte file \(gzdirect(gz) == 1 ? "holds \(room)" : "can expand to at most \(room)")")
         }
         do { try InputFile.checkMemory(5 * count, for: "the data (\(shape))", path: path) } catch let e as FileError {
             throw DatasetError(file: path, problem: e.problem)

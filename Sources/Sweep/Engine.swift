@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import Logging
 import NeuralNet
+import Safetensors
 import TensorStore
 
 public struct RunOptions {
@@ -28,6 +29,7 @@ nonisolated(unsafe) private var signalReceived: Int32 = 0
 public enum Engine {
     /// `execute` replaces the real task runner (benchmarks of the coordinator itself).
     public static func run(_ o: RunOptions, execute: ((SweepTask) throws -> TaskMetrics?)? = nil) throws -> ExitStatus {
+        Orphan.watchIfLaunched()   // before MPI_Init, which a dead launcher can stall
         let world = try World.initialize()
         var logger = Logger(label: "prunesweep")
         logger[metadataKey: "rank"] = "\(world.rank)"
@@ -78,6 +80,8 @@ public enum Engine {
         var manifest: Manifest?
         if world.rank == 0 {
             let journalPath = "\(dir)/results\(suffix).jsonl"
+            // a journal that is not a regular file (a FIFO) would block both the read and the open
+            if FileManager.default.fileExists(atPath: journalPath) { _ = try InputFile.regularSize(journalPath) }
             let (records, bad) = Journal.read(journalPath)
             for b in bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
             let strangers = records.filter { $0.format < ResultRecord.currentFormat && graph[$0.task] == nil }
@@ -116,7 +120,6 @@ public enum Engine {
         let group = try world.split(color: world.rank / sweep.groupSize, key: world.rank)
         let leaders = Array(stride(from: 0, to: world.size, by: sweep.groupSize))
         installSignalHandlers()
-        if world.isMPI { Orphan.watch() }   // a lone process may outlive its shell (nohup)
 
         let deadline = Deadline()
         startWatchdog(world: world, grace: o.grace, deadline: deadline, coordinator: coordinator, manifest: manifest, logger: logger)

@@ -11,8 +11,15 @@ import Glibc
 enum Orphan {
     nonisolated(unsafe) private static var parent: pid_t = 0
 
-    static func watch() {
+    /// Watches when an MPI launcher started this process (PMIx or Open MPI's
+    /// environment): a lone process may outlive its shell (nohup) and go on.
+    static func watchIfLaunched() {
+        let env = ProcessInfo.processInfo.environment
+        guard env["PMIX_RANK"] != nil || env["OMPI_COMM_WORLD_RANK"] != nil else { return }
         parent = getppid()
+        // adopted by init already: the launcher died between its fork and our exec
+        // (a launcher that is itself PID 1, as in some containers, is not supported)
+        if parent == 1 { kill(getpid(), SIGKILL) }
         Thread.detachNewThread {
             while true { usleep(10_000); check() }
         }

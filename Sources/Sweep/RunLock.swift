@@ -93,8 +93,9 @@ public final class RunLock: @unchecked Sendable {   // `released` is set under `
 
     static func isStale(_ h: Holder, path: String) -> Bool {
         if h.host == hostname {
-            guard kill(h.pid, 0) == 0 || errno == EPERM else { return true }
-            return h.processStart != 0 && processStart(h.pid) != h.processStart
+            // gone, a zombie (killed, not yet reaped), or its pid reused by a later process
+            guard let (state, start) = process(h.pid) else { return true }
+            return state == "Z" || state == "X" || (h.processStart != 0 && start != h.processStart)
         }
         return age(path).map { $0 > lease } ?? false
     }
@@ -109,13 +110,16 @@ public final class RunLock: @unchecked Sendable {   // `released` is set under `
         return Double(b.st_mtim.tv_sec - a.st_mtim.tv_sec) + Double(b.st_mtim.tv_nsec - a.st_mtim.tv_nsec) / 1e9
     }
 
-    /// When process `pid` started, in clock ticks after boot (nil if it is gone).
-    static func processStart(_ pid: Int32) -> UInt64? {
+    /// Process `pid`'s state letter and start time (clock ticks after boot), from /proc; nil if it is gone.
+    static func process(_ pid: Int32) -> (state: String, start: UInt64)? {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        return fields.count > 19 ? UInt64(fields[19]) : nil   // field 22 counts from the pid; these start at field 3
+        let fields = stat[stat.index(after: close)...].split(separator: " ")   // from field 3, the state
+        guard fields.count > 19, let start = UInt64(fields[19]) else { return nil }     // field 22, the start time
+        return (String(fields[0]), start)
     }
+
+    static func processStart(_ pid: Int32) -> UInt64? { process(pid)?.start }
 
     static let hostname: String = {
         var buf = [CChar](repeating: 0, count: 256)

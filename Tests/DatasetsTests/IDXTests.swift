@@ -156,7 +156,7 @@ final class IDXHostileTests: XCTestCase {
         }
         let short = try file([0x803, 1000, 28, 28], [1, 2, 3])
         XCTAssertThrowsError(try IDXFile.read(path: short, expectDims: 3)) { e in
-            XCTAssertTrue("\(e)".contains("= 784000 bytes of data, but the 19-byte file holds 3"), "\(e)")
+            XCTAssertTrue("\(e)".contains("truncated: header claims 1000x28x28 = 784000 bytes of data, but the 19-byte file holds 3"), "\(e)")
         }
     }
 

@@ -87,7 +87,7 @@ case_data_sizes() {
   idx "$WORK/huge/t10k-images-idx3-ubyte" 0x803 0xFFFFFFFF 28 28
   "$BIN" train --arch mlp:8 --epochs 0 --out "$WORK/m.safetensors" >/dev/null
   check "an IDX header claiming 2^32 images: refused before allocating" \
-    fails 1 "t10k-images-idx3-ubyte: header claims 4294967295x28x28 = .* bytes of data, but the 16-byte file holds 0" "$BIN" eval "$WORK/m.safetensors" --data "$WORK/huge"
+    fails 1 "t10k-images-idx3-ubyte: truncated: header claims 4294967295x28x28 = .* bytes of data, but the 16-byte file holds 0" "$BIN" eval "$WORK/m.safetensors" --data "$WORK/huge"
   idx "$WORK/empty/t10k-images-idx3-ubyte" 0x803 0 28 28
   idx "$WORK/empty/t10k-labels-idx1-ubyte" 0x801 0
   check "an IDX file of 0 images is an error, not accuracy -nan and exit 0" \
@@ -134,6 +134,9 @@ case_not_files() {
   check "a FIFO as a data file: refused, no hang" fails 1 "t10k-images-idx3-ubyte: not a regular file \(a FIFO\)" "$BIN" eval "$WORK/m.safetensors" --data "$WORK/fifo"
   mkfifo "$WORK/fifo.toml"
   check "a FIFO as the sweep file: refused, no hang" fails 2 "fifo.toml: not a regular file" "$BIN" plan "$WORK/fifo.toml"
+  mkdir -p "$WORK/fj/rel"
+  mkfifo "$WORK/fj/rel/results.jsonl"
+  check "a FIFO as the journal: refused, no hang" fails 74 "results.jsonl: not a regular file" "$BIN" run "$SWEEP" --results "$WORK/fj"
   mkdir -p "$WORK/st/parent"
   mkfifo "$WORK/st/parent/x.safetensors"
   check "a FIFO as a store object: refused, no hang" fails 1 "parent/x: .*not a regular file" "$BIN" store get parent/x "$WORK/x.out" --store "file://$WORK/st"
@@ -202,9 +205,9 @@ gone() {
 lines_of() { if [[ -e $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
 # One kill -9 of mpirun at a point drawn from RANDOM (seeded): its ranks must be
-# gone within a second, and the journal must not grow after the kill.
+# gone within 2 s (see below), and the journal must not grow after the kill.
 kill_once() {
-  local journal=$WORK/killed/rel/results.jsonl delay mpi ranks before after t0
+  local journal=$WORK/killed/rel/results.jsonl delay mpi ranks before after t0 p
   delay=$((300 + RANDOM % 2500))
   mpirun -np 2 "$BIN" run "$SWEEP" --results "$WORK/killed" >>"$WORK/kill.log" 2>&1 &
   mpi=$!
@@ -217,7 +220,13 @@ kill_once() {
   before=$(lines_of "$journal")
   wait "$mpi" 2>/dev/null || true
   # shellcheck disable=SC2086 # a list of PIDs
-  wait_for 1 gone $ranks || { echo "ranks $ranks alive 1 s after mpirun was killed"; return 1; }
+  # a second is the aim (ranks die within 100 ms when the machine is idle); a
+  # SIGKILL waits for a running fsync, which another job's I/O can stretch
+  wait_for 2 gone $ranks || {
+    echo "ranks alive 2 s after mpirun was killed:"
+    for p in $ranks; do echo "  $p: state $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) in $(cat "/proc/$p/wchan" 2>/dev/null)"; done
+    return 1
+  }
   ORPHAN_MS=$(((($(date +%s%N) - t0) / 1000000) > ORPHAN_MS ? (($(date +%s%N) - t0) / 1000000) : ORPHAN_MS))
   sleep 0.5
   after=$(lines_of "$journal")
@@ -243,6 +252,8 @@ print(len(runs), "runs in the manifest; the last ended", runs[-1].get("status"))
 assert runs[-1].get("exit_code") == 0' "$WORK/killed/rel/manifest.json"
   # What Open MPI leaves: its vader segments (one per rank) of the killed runs.
   echo "left in $SHM by the killed runs: $(find "$SHM" -type f | wc -l) files ($(find "$SHM" -type f -printf '%f\n' | sed 's/\.[0-9]*$//' | sort -u | head -2 | tr '\n' ' '))"
+  check "slurm/shm-clean removes them (no process maps them)" quietly "$WORK/clean.log" slurm/shm-clean "$SHM"
+  check "... every one" test -z "$(find "$SHM" -type f)"
   check "nothing of prunesweep's in /dev/shm" test -z "$(find /dev/shm -maxdepth 1 -name 'prunesweep*' ! -name "prunesweep-reliability.$$" ! -name 'prunesweep-fuzz.*')"
   echo "figures: kills survived $KILLS, tasks lost $((TOTAL - $(wc -l <"$WORK/killed.metrics"))), duplicated $(($(wc -l <"$WORK/killed/rel/results.jsonl") - TOTAL)), metrics differing $DIFFER, ranks gone after mpirun's death within ${ORPHAN_MS} ms"
 }

@@ -204,24 +204,30 @@ gone() {
 
 lines_of() { if [[ -e $1 ]]; then wc -l <"$1"; else echo 0; fi; }
 
-# One kill -9 of mpirun at a point drawn from RANDOM (seeded): its ranks must be
-# gone within 2 s (see below), and the journal must not grow after the kill.
+# One kill -9 of mpirun at a point drawn from RANDOM (seeded) of a run on DIR:
+# its ranks must be gone within 2 s (see below), and the journal must not
+# grow after the kill. A run that ends before its kill sets ENDED.
 kill_once() {
-  local journal=$WORK/killed/rel/results.jsonl delay mpi ranks before after t0 p
+  local dir=$1 journal=$1/rel/results.jsonl delay mpi ranks before after t0 p
   delay=$((300 + RANDOM % 2500))
-  mpirun -np 2 "$BIN" run "$SWEEP" --results "$WORK/killed" >>"$WORK/kill.log" 2>&1 &
+  mpirun -np 2 "$BIN" run "$SWEEP" --results "$dir" >>"$WORK/kill.log" 2>&1 &
   mpi=$!
   sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
   ranks=$(pids_of_children "$mpi")
-  if ! kill -0 "$mpi" 2>/dev/null; then wait "$mpi" || true; echo "run ended before the kill at ${delay} ms"; return 0; fi
+  if ! kill -0 "$mpi" 2>/dev/null; then
+    wait "$mpi" || { echo "the run ended with a failure before its kill"; return 1; }
+    echo "run ended before the kill at ${delay} ms"
+    ENDED=1
+    return 0
+  fi
   [[ $(cat "/proc/$mpi/comm") == mpirun ]] || return 1
   kill -9 "$mpi"
   t0=$(date +%s%N)
   before=$(lines_of "$journal")
   wait "$mpi" 2>/dev/null || true
-  # shellcheck disable=SC2086 # a list of PIDs
   # a second is the aim (ranks die within 100 ms when the machine is idle); a
   # SIGKILL waits for a running fsync, which another job's I/O can stretch
+  # shellcheck disable=SC2086 # a list of PIDs
   wait_for 2 gone $ranks || {
     echo "ranks alive 2 s after mpirun was killed:"
     for p in $ranks; do echo "  $p: state $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) in $(cat "/proc/$p/wchan" 2>/dev/null)"; done
@@ -235,27 +241,44 @@ kill_once() {
   KILLS=$((KILLS + 1))
 }
 
-case_kills() {
-  RANDOM=18 # fixed seed: the same kill points every run
-  KILLS=0 ORPHAN_MS=0
-  local i
-  for i in $(seq 10); do check "kill -9 of mpirun #$i: ranks stop, no late journal line" kill_once; done
-  check "the resumed sweep ends 0" run_sweep "$WORK/killed"
-  check "every task exactly once after $KILLS kills" tasks_once "$WORK/killed/rel/results.jsonl" "$TOTAL"
-  metrics "$WORK/killed/rel/results.jsonl" >"$WORK/killed.metrics"
-  DIFFER=$(diff "$WORK/base.metrics" "$WORK/killed.metrics" | grep -c '^>' || true)
-  check "metrics equal the uninterrupted run's" test "$DIFFER" -eq 0
+# resumed DIR: the killed sweep in DIR resumed to its end has every task once
+# and the uninterrupted run's metrics; adds to LOST, DUPLICATED, DIFFER.
+resumed() {
+  local journal=$1/rel/results.jsonl n
+  check "the resumed sweep in $(basename "$1") ends 0" run_sweep "$1"
+  check "every task exactly once" tasks_once "$journal" "$TOTAL"
+  metrics "$journal" >"$1.metrics"
+  n=$(cut -d' ' -f1 "$1.metrics" | sort -u | wc -l)
+  LOST=$((LOST + TOTAL - n))
+  DUPLICATED=$((DUPLICATED + $(wc -l <"$journal") - n))
+  n=$(diff "$WORK/base.metrics" "$1.metrics" | grep -c '^>' || true)
+  DIFFER=$((DIFFER + n))
+  check "metrics equal the uninterrupted run's" test "$n" -eq 0
   check "every run's end is in the manifest" python3 -c '
 import json, sys
 runs = json.load(open(sys.argv[1]))["runs"]
 print(len(runs), "runs in the manifest; the last ended", runs[-1].get("status"))
-assert runs[-1].get("exit_code") == 0' "$WORK/killed/rel/manifest.json"
+assert runs[-1].get("exit_code") == 0' "$1/rel/manifest.json"
+}
+
+case_kills() {
+  RANDOM=18 # fixed seed: the same kill points every run
+  KILLS=0 ORPHAN_MS=0 LOST=0 DUPLICATED=0 DIFFER=0
+  local round=0 attempt
+  # at least 10 kills; a sweep that ends between kills is checked, and a fresh one killed
+  for ((attempt = 1; KILLS < 10 && attempt <= 30; attempt++)); do
+    ENDED=0
+    check "kill -9 of mpirun, attempt $attempt: ranks stop, no late journal line" kill_once "$WORK/killed-$round"
+    ((ENDED)) && { resumed "$WORK/killed-$round"; round=$((round + 1)); }
+  done
+  resumed "$WORK/killed-$round"
+  check "at least 10 kills survived" test "$KILLS" -ge 10
   # What Open MPI leaves: its vader segments (one per rank) of the killed runs.
   echo "left in $SHM by the killed runs: $(find "$SHM" -type f | wc -l) files ($(find "$SHM" -type f -printf '%f\n' | sed 's/\.[0-9]*$//' | sort -u | head -2 | tr '\n' ' '))"
   check "slurm/shm-clean removes them (no process maps them)" quietly "$WORK/clean.log" slurm/shm-clean "$SHM"
   check "... every one" test -z "$(find "$SHM" -type f)"
   check "nothing of prunesweep's in /dev/shm" test -z "$(find /dev/shm -maxdepth 1 -name 'prunesweep*' ! -name "prunesweep-reliability.$$" ! -name 'prunesweep-fuzz.*')"
-  echo "figures: kills survived $KILLS, tasks lost $((TOTAL - $(wc -l <"$WORK/killed.metrics"))), duplicated $(($(wc -l <"$WORK/killed/rel/results.jsonl") - TOTAL)), metrics differing $DIFFER, ranks gone after mpirun's death within ${ORPHAN_MS} ms"
+  echo "figures: kills survived $KILLS (sweeps $((round + 1))), tasks lost $LOST, duplicated $DUPLICATED, metrics differing $DIFFER, ranks gone after mpirun's death within ${ORPHAN_MS} ms"
 }
 
 # ---------------------------------------------------------------- one run per directory
@@ -263,7 +286,7 @@ assert runs[-1].get("exit_code") == 0' "$WORK/killed/rel/manifest.json"
 ms_since() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 case_lock() {
-  local pid t0 ms
+  local pid taker t0 ms
   rm -rf "$WORK/lock"
   "$BIN" run "$SWEEP" --results "$WORK/lock" >"$WORK/first.log" 2>&1 &
   pid=$!
@@ -278,11 +301,14 @@ case_lock() {
   wait "$pid" 2>/dev/null || true
   check "the killed run's lock is left" test -e "$WORK/lock/rel/run.lock"
   t0=$(date +%s%N)
-  check "a run takes a dead run's lock over" quietly "$WORK/over.log" "$BIN" run "$SWEEP" --results "$WORK/lock"
+  "$BIN" run "$SWEEP" --results "$WORK/lock" >"$WORK/over.log" 2>&1 &
+  taker=$!
+  check "a run takes a dead run's lock over" wait_for 10 grep -Eq "\"pid\":${taker}[,}]" "$WORK/lock/rel/run.lock"
   ms=$(ms_since "$t0")
+  echo "figures: stale lock (same host) taken over ${ms} ms after the run started"
+  check "... and ends 0" wait "$taker"
   check "... and says so" grep -q "took over the run lock of a run that is gone (host $(hostname), pid $pid" "$WORK/over.log"
   check "... and removes it at the end" test ! -e "$WORK/lock/rel/run.lock"
-  echo "figures: stale lock (same host) taken over, whole resumed run ${ms} ms"
   # a lock of another host: alive while touched, stale after the 60 s lease
   printf '{"host":"elsewhere","pid":1,"started":"2026-01-01T00:00:00Z","processStart":1}' >"$WORK/lock/rel/run.lock"
   check "another host's fresh lock is respected" fails 74 "host elsewhere, pid 1" "$BIN" run "$SWEEP" --results "$WORK/lock"

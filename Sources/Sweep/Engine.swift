@@ -118,7 +118,6 @@ public enum Engine {
                      execute: ((SweepTask) throws -> TaskMetrics?)?, logger: Logger) throws -> ExitStatus {
         let store = try openStore(url: storeURL)
         let group = try world.split(color: world.rank / sweep.groupSize, key: world.rank)
-        let leaders = Array(stride(from: 0, to: world.size, by: sweep.groupSize))
         installSignalHandlers()
 
         let deadline = Deadline()

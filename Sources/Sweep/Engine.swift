@@ -61,6 +61,7 @@ public enum Engine {
         var failure: Error?
         if world.rank == 0 {
             do {
+                try sweep.checkMachine()   // rank 0's machine, as `plan` checked it; before anything is written
                 do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
                     throw EnvironmentError("\(dir): cannot make the results directory: \((error as NSError).localizedDescription)")
                 }

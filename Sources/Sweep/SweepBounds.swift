@@ -2,8 +2,10 @@ import Foundation
 import NeuralNet
 import Safetensors
 
-/// Bounds on a sweep's settings that depend on the machine: what `plan`
-/// accepts, `run` can use (the same check runs in both, on the same file).
+/// Bounds on a sweep's settings beyond their types: what `plan` accepts, `run`
+/// can use (the same checks run in both, on the same file). Those that depend
+/// on the machine (cores, free memory) run on rank 0 only in `run`, so every
+/// rank still parses the same bytes to the same answer.
 extension SweepFile {
     /// Threads per rank: up to this many times the cores (more only thrash).
     public static let threadsPerCore = 4
@@ -11,15 +13,13 @@ extension SweepFile {
     /// softened outputs lose every digit.
     public static let maxTemperature = 1000.0
 
+    func boundError(_ key: String, _ message: String) -> SweepFileError {
+        SweepFileError(file: path, line: lines[key] ?? lines["axes.\(key)"] ?? 0, message: "'\(key)': \(message)")
+    }
+
     /// Checks one grid point's settings; errors name the key and its line.
-    func checkBounds(file: String) throws {
-        func fail(_ key: String, _ message: String) -> SweepFileError {
-            SweepFileError(file: file, line: lines[key] ?? lines["axes.\(key)"] ?? 0, message: "'\(key)': \(message)")
-        }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        guard threads <= SweepFile.threadsPerCore * cores else {
-            throw fail("run.threads", "\(threads) threads, more than \(SweepFile.threadsPerCore) per core on this machine's \(cores) cores")
-        }
+    func checkBounds() throws {
+        let fail = boundError
         guard kd.temperature <= SweepFile.maxTemperature else {
             throw fail("kd.temperature", "must be at most \(SweepFile.maxTemperature), found \(kd.temperature)")
         }
@@ -27,6 +27,20 @@ extension SweepFile {
             for (table, s) in [("parent", parent), ("finetune", finetune)] where s.batch > n {
                 throw fail("\(table).batch", "batch \(s.batch) is larger than the \(n) training images of data.train_subset")
             }
+        }
+    }
+
+    /// Every grid point's settings against this machine: threads per core, and
+    /// the memory a rank needs against what is free now.
+    public func checkMachine() throws {
+        for point in points() { try point.sweep.checkMachinePoint() }
+    }
+
+    func checkMachinePoint() throws {
+        let fail = boundError
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        guard threads <= SweepFile.threadsPerCore * cores else {
+            throw fail("run.threads", "\(threads) threads, more than \(SweepFile.threadsPerCore) per core on this machine's \(cores) cores")
         }
         let images = data.trainSubset ?? 60_000
         for (table, s) in [("parent", parent), ("finetune", finetune)] {

@@ -47,8 +47,11 @@ public struct SweepFile {
         "run": ["group_size", "threads"],
     ]
 
+    /// Reads, parses and checks the file, against this machine too (`plan`).
     public static func load(path: String) throws -> SweepFile {
-        try parse(bytes: read(path: path), path: path)
+        let sweep = try parse(bytes: read(path: path), path: path)
+        try sweep.checkMachine()
+        return sweep
     }
 
     /// The file's bytes (rank 0 reads them and hands them to the other ranks).
@@ -104,9 +107,10 @@ public struct SweepFile {
         if !sweep.axes.contains(where: { $0.name == "ratios" }) { sweep.axes.append(Axis(name: "ratios", values: [.ratio(.optimal)])) }
         if !sweep.axes.contains(where: { $0.name == "teachers" }) { sweep.axes.append(Axis(name: "teachers", values: [.teacher(.none)])) }
         if !sweep.axes.contains(where: { $0.name == "methods" }) { sweep.axes.append(Axis(name: "methods", values: [.method(.l1)])) }
+        sweep.path = file
         for point in sweep.points() {
             try point.sweep.checkTraining(file: file)
-            try point.sweep.checkBounds(file: file)
+            try point.sweep.checkBounds()
         }
         return sweep
     }
@@ -291,7 +295,7 @@ struct Reader {
             guard (0...1).contains(v) else { throw error(node, key, "must be in [0, 1]") }
             return make { $0.kd.alpha = v }
         case "run.group_size": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.groupSize = v }
-        case "run.threads": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.threads = v }   // checkBounds: per core
+        case "run.threads": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.threads = v }   // checkMachine: per core
         default: throw error(node, key, "unknown setting")
         }
     }

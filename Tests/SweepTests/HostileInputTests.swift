@@ -6,8 +6,9 @@ import XCTest
 /// The sweep-file inputs that crashed, hung or passed `plan` and failed `run`
 /// before issue 18 (and what the fuzzer found since): each an error naming the line.
 final class HostileInputTests: XCTestCase {
-    func rejects(_ text: String, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
-        XCTAssertThrowsError(try SweepFile.parse(text, file: "h.toml"), file: file, line: line) { e in
+    /// `machine`: also the checks against this machine (`plan`; rank 0 of `run`).
+    func rejects(_ text: String, _ fragment: String, machine: Bool = false, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try { let s = try SweepFile.parse(text, file: "h.toml"); if machine { try s.checkMachine() } }(), file: file, line: line) { e in
             XCTAssertTrue("\(e)".contains(fragment), "'\(e)' should mention '\(fragment)'", file: file, line: line)
         }
     }
@@ -29,9 +30,11 @@ final class HostileInputTests: XCTestCase {
         rejects(base + "[parent]\narch = \"mlp:9223372036854775807\"\n", "'parent.arch': unknown architecture")
         rejects(base + "[parent]\nbatch = 9223372036854775807\n", "'parent.batch': must be at most")
         rejects(base + "[kd]\ntemperature = 1e308\n", "'kd.temperature': must be at most 1000")
-        rejects(base + "[run]\nthreads = 100000\n", "'run.threads': 100000 threads, more than 4 per core")
+        rejects(base + "[run]\nthreads = 100000\n", "h.toml:3: 'run.threads': 100000 threads, more than 4 per core", machine: true)
         rejects(base + "[data]\ntrain_subset = 10\n[parent]\nbatch = 64\n", "'parent.batch': batch 64 is larger than the 10 training images")
-        rejects(base + "[parent]\narch = \"mlp:65536,65536,65536,65536\"\n", "MiB, more than the")
+        rejects(base + "[parent]\narch = \"mlp:65536,65536,65536,65536\"\n", "MiB, more than the", machine: true)
+        // every rank parses alike: the machine's checks are apart
+        XCTAssertNoThrow(try SweepFile.parse(base + "[run]\nthreads = 100000\n", file: "h.toml"))
     }
 
     func testNameIsOnePathComponent() {

@@ -15,7 +15,7 @@ export OMPI_MCA_oob_tcp_if_include := lo
 export OMPI_MCA_btl_tcp_if_include := lo
 export OMPI_MCA_rmaps_base_oversubscribe := 1
 
-.PHONY: demo test build install release deps deps-runtime deps-test unit-tests mpi-tests shell-tests bench
+.PHONY: demo test build install release deps deps-runtime deps-test unit-tests mpi-tests shell-tests fuzz bench
 
 deps deps-runtime:
 	@scripts/install-deps $(RUNTIME_DEBS)
@@ -46,6 +46,7 @@ demo: release
 test: deps-test
 	swift build --build-tests
 	$(MAKE) --no-print-directory unit-tests mpi-tests shell-tests
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
 
 unit-tests:
 	swift test --skip-build
@@ -57,6 +58,11 @@ mpi-tests:
 
 shell-tests: release
 	Tests/run-suites
+
+# libFuzzer on every reader of hostile input (fuzz/run): FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 300
+fuzz:
+	fuzz/run $(FUZZ_SECONDS)
 
 bench: release
 	bench/train-throughput .build/release

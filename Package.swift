@@ -27,7 +27,7 @@ let package = Package(
         .target(name: "SeededRandom"),
         .target(name: "Safetensors"),
         .target(name: "ProgressOutput"),
-        .target(name: "Datasets", dependencies: ["CZlib", "SeededRandom"]),
+        .target(name: "Datasets", dependencies: ["CZlib", "SeededRandom", "Safetensors"]),
         .target(name: "NeuralNet", dependencies: ["CBLAS", "CKernels", "Datasets", "Safetensors", "SeededRandom"]),
         .target(name: "Cluster", dependencies: ["CMPIShim"]),
         .target(name: "TensorStore", dependencies: ["CRados", "CZlib", "CISAL", "Safetensors"]),
@@ -43,6 +43,9 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+
+        // Fuzz targets of the input readers (make fuzz builds them with libFuzzer; plainly built, a replayer).
+        .executableTarget(name: "prunesweep-fuzz", dependencies: ["Sweep", "Safetensors", "Datasets", "NeuralNet"]),
 
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "DatasetsTests", dependencies: ["Datasets"]),

@@ -1,5 +1,6 @@
 import CZlib
 import Foundation
+import Safetensors
 
 public struct DatasetError: Error, CustomStringConvertible, Equatable {
     public let file: String
@@ -15,9 +16,8 @@ public struct IDXFile {
     public let bytes: [UInt8]
 
     public static func read(path: String, expectDims: Int) throws -> IDXFile {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw DatasetError(file: path, problem: "file not found")
-        }
+        let fileSize: Int
+        do { fileSize = try InputFile.regularSize(path) } catch let e as FileError { throw DatasetError(file: path, problem: e.problem) }
         guard let gz = gzopen(path, "rb") else { throw DatasetError(file: path, problem: "cannot open") }
         defer { gzclose(gz) }
         gzbuffer(gz, 1 << 20)
@@ -51,7 +51,22 @@ public struct IDXFile {
         let dims = (0..<expectDims).map { d in
             Int(sizeBytes[4 * d..<4 * d + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
         }
-        let count = dims.reduce(1, *)
+        let shape = dims.map(String.init).joined(separator: "x")
+        if let zero = dims.firstIndex(of: 0) {
+            throw DatasetError(file: path, problem: "dimension \(zero) of \(shape) is 0; expected at least one \(zero == 0 ? "item" : "row and column")")
+        }
+        let (count, overflow) = dims.reduce((1, false)) { acc, d in
+            let (p, o) = acc.0.multipliedReportingOverflow(by: d); return (p, acc.1 || o)
+        }
+        // Checked before allocating: raw data must be in the file; deflate
+        // expands at most 1032:1; pixels become 4-byte floats beside the bytes.
+        let room = gzdirect(gz) == 1 ? fileSize - 4 - 4 * expectDims : fileSize.multipliedReportingOverflow(by: 1032).partialValue
+        guard !overflow, count <= room else {
+            throw DatasetError(file: path, problem: "\(gzdirect(gz) == 1 ? "truncated: " : "")header claims \(shape) = \(overflow ? "more than Int.max" : "\(count)") bytes of data, but the \(fileSize)-byte file \(gzdirect(gz) == 1 ? "holds \(room)" : "can expand to at most \(room)")")
+        }
+        do { try InputFile.checkMemory(5 * count, for: "the data (\(shape))", path: path) } catch let e as FileError {
+            throw DatasetError(file: path, problem: e.problem)
+        }
         let data = try readExactly(count, what: "the data (\(dims.map(String.init).joined(separator: "x")))")
         return IDXFile(dims: dims, bytes: data)
     }

@@ -53,6 +53,9 @@ public enum MNISTLayout {
         guard imgs.dims[0] == lbls.dims[0] else {
             throw DatasetError(file: labelsPath, problem: "\(lbls.dims[0]) labels but \(imagesPath) has \(imgs.dims[0]) images")
         }
+        guard imgs.dims[1] == imgs.dims[2] else {
+            throw DatasetError(file: imagesPath, problem: "images are \(imgs.dims[1])x\(imgs.dims[2]); expected square images")
+        }
         let labels = lbls.bytes.map { Int32($0) }
         if let bad = labels.first(where: { $0 > 9 }) {
             throw DatasetError(file: labelsPath, problem: "label \(bad) outside 0...9")

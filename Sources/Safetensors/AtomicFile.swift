@@ -77,10 +77,6 @@ public enum AtomicFile {
         if dfd >= 0 { fsync(dfd); close(dfd) }
     }
 
-    public static func read(_ path: String) throws -> [UInt8] {
-        guard let d = FileManager.default.contents(atPath: path) else {
-            throw FileError(path: path, problem: FileManager.default.fileExists(atPath: path) ? "cannot read" : "file not found")
-        }
-        return [UInt8](d)
-    }
+    /// A whole input file (see `InputFile`: regular files only, sizes checked).
+    public static func read(_ path: String) throws -> [UInt8] { try InputFile.read(path) }
 }

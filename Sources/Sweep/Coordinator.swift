@@ -44,6 +44,7 @@ public enum ExitStatus: Int32 {
     case success = 0
     case failures = 1      // some tasks failed or were skipped
     case usage = 2         // bad input
+    case environment = 74  // I/O or environment failure (EX_IOERR: full disk, store unreachable): fix, then rerun
     case unfinished = 75   // stopped early (EX_TEMPFAIL): requeue and rerun to resume
 }
 

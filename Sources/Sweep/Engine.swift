@@ -2,6 +2,7 @@ import Cluster
 import Foundation
 import Logging
 import NeuralNet
+import Safetensors
 import TensorStore
 
 public struct RunOptions {
@@ -28,6 +29,7 @@ nonisolated(unsafe) private var signalReceived: Int32 = 0
 public enum Engine {
     /// `execute` replaces the real task runner (benchmarks of the coordinator itself).
     public static func run(_ o: RunOptions, execute: ((SweepTask) throws -> TaskMetrics?)? = nil) throws -> ExitStatus {
+        Orphan.watchIfLaunched()   // before MPI_Init, which a dead launcher can stall
         let world = try World.initialize()
         var logger = Logger(label: "prunesweep")
         logger[metadataKey: "rank"] = "\(world.rank)"
@@ -53,18 +55,34 @@ public enum Engine {
         let dir = "\(o.resultsDir)/\(sweep.name)"
         let suffix = o.shard.map { ".shard-\($0.index)-of-\($0.count)" } ?? ""
         let storeURL = o.storeURL ?? "file://\(absolute(dir))/store"
-        if world.rank == 0 { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        try world.barrier()
-        let store = try openStore(url: storeURL)
+        // Rank 0 takes the directory's run lock before it reads the journal; the
+        // others wait for its word, so a refused run stops on every rank.
+        var runLock: RunLock?
+        var failure: Error?
+        if world.rank == 0 {
+            do {
+                try sweep.checkMachine()   // rank 0's machine, as `plan` checked it; before anything is written
+                do { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                    throw EnvironmentError("\(dir): cannot make the results directory: \((error as NSError).localizedDescription)")
+                }
+                runLock = try RunLock(path: "\(dir)/run\(suffix).lock")
+                if let old = runLock?.tookOver { logger.warning("took over the run lock of a run that is gone (\(old))") }
+            } catch { failure = error }
+        }
+        // the exit status, then the message: every rank ends with the same status
+        let word = try world.broadcast(failure.map { [UInt8(ExitStatus(for: $0).rawValue)] + Array("\($0)".utf8) } ?? [])
+        if let failure { throw failure }
+        if let code = word.first { throw RankFailure(status: ExitStatus(rawValue: Int32(code)) ?? .usage, description: String(decoding: word.dropFirst(), as: UTF8.self)) }
+        defer { runLock?.release() }
 
-        let group = try world.split(color: world.rank / sweep.groupSize, key: world.rank)
         let leaders = Array(stride(from: 0, to: world.size, by: sweep.groupSize))
-        installSignalHandlers()
 
         var coordinator: Coordinator?
         var manifest: Manifest?
         if world.rank == 0 {
             let journalPath = "\(dir)/results\(suffix).jsonl"
+            // a journal that is not a regular file (a FIFO) would block both the read and the open
+            if FileManager.default.fileExists(atPath: journalPath) { _ = try InputFile.regularSize(journalPath) }
             let journalSoFar = try Journal.resume(journalPath)
             for b in journalSoFar.bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
             let strangers = journalSoFar.legacy.filter { graph[$0.task] == nil }
@@ -88,6 +106,20 @@ public enum Engine {
         }
         let hosts = try world.gather(Array(World.hostname.utf8))?.map { String(decoding: $0, as: UTF8.self) }
         try manifest?.start(ranks: world.size, groupSize: sweep.groupSize, hosts: hosts ?? [], store: storeURL)
+        // from here on, the manifest records how the run ends, whatever ends it
+        do {
+            return try work(o, world: world, sweep: sweep, graph: graph, storeURL: storeURL, coordinator: coordinator, manifest: manifest, execute: execute, logger: logger)
+        } catch {
+            try? manifest?.finish(status: ExitStatus(for: error), counts: coordinator?.counts ?? [:], error: "\(error)")
+            throw error
+        }
+    }
+
+    static func work(_ o: RunOptions, world: Communicator, sweep: SweepFile, graph: TaskGraph, storeURL: String, coordinator: Coordinator?, manifest: Manifest?,
+                     execute: ((SweepTask) throws -> TaskMetrics?)?, logger: Logger) throws -> ExitStatus {
+        let store = try openStore(url: storeURL)
+        let group = try world.split(color: world.rank / sweep.groupSize, key: world.rank)
+        installSignalHandlers()
 
         let deadline = Deadline()
         startWatchdog(world: world, grace: o.grace, deadline: deadline, coordinator: coordinator, manifest: manifest, logger: logger)
@@ -137,6 +169,13 @@ public enum Engine {
             } catch is Abandoned {
                 request.returned = task.id
                 continue
+            } catch let e as StoreError where e.isTransient {
+                // the store stopped answering: give the task back and stop, so a requeue resumes it
+                log.error("\(e); stopping (exit \(ExitStatus.unfinished.rawValue): requeue when the store is back)")
+                request.returned = task.id
+                request.stopping = true
+                signalReceived = 1
+                continue
             } catch {
                 record.status = .failed
                 record.error = "\(error)"
@@ -177,6 +216,7 @@ public enum Engine {
     }
 
     static func ask(world: Communicator, coordinator: Coordinator?, _ r: WorkRequest) throws -> WorkReply {
+        Orphan.check()
         if let c = coordinator { return try c.handle(r) }
         try world.send(try r.message(), to: 0, tag: Tag.request.rawValue)
         let (_, bytes) = try world.receive(from: 0, tag: Tag.reply.rawValue)
@@ -200,6 +240,7 @@ public enum Engine {
                     }
                     if let env = try world.probe(tag: Tag.request.rawValue) {
                         let (_, bytes) = try world.receive(from: env.source, tag: Tag.request.rawValue)
+                        Orphan.check()
                         if let reply = try c.handleParking(try WorkRequest(message: bytes)) {
                             try world.send(try JSONEncoder().encode(reply).bytes, to: env.source, tag: Tag.reply.rawValue)
                         }

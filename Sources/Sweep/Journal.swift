@@ -108,7 +108,7 @@ public final class Journal: @unchecked Sendable {   // the writer's state is beh
         self.path = path
         try Journal.cutTornTail(path)
         let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw SweepError("\(path): cannot open the journal: \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw EnvironmentError.errno("\(path): cannot open the journal") }
         writer = JournalWriter(path: path, fd: fd, sync: sync)
     }
 
@@ -147,14 +147,14 @@ public final class Journal: @unchecked Sendable {   // the writer's state is beh
         search: while end > 0 {
             let start = max(0, end - off_t(chunk.count))
             let n = chunk.withUnsafeMutableBytes { pread(fd, $0.baseAddress, Int(end - start), start) }
-            guard n == Int(end - start) else { throw SweepError("\(path): cannot read the journal's tail") }
+            guard n == Int(end - start) else { throw EnvironmentError.errno("\(path): cannot read the journal's tail") }
             for i in stride(from: n - 1, through: 0, by: -1) where chunk[i] == UInt8(ascii: "\n") {
                 keep = start + off_t(i) + 1
                 break search
             }
             end = start
         }
-        guard truncate(path, keep) == 0 else { throw SweepError("\(path): cannot cut a torn last line") }
+        guard truncate(path, keep) == 0 else { throw EnvironmentError.errno("\(path): cannot cut a torn last line") }
     }
 
     /// The records of a journal; lines that do not parse are returned with their

@@ -11,7 +11,7 @@ final class JournalWriter: @unchecked Sendable {   // every field behind `condit
     private let condition = NSCondition()
     private var pending: [JournalLine] = []
     private var closing = false
-    private var failure: SweepError?
+    private var failure: EnvironmentError?
     var onDurable: (@Sendable ([JournalLine]) -> Void)?
     private(set) var queued = 0
     private(set) var durable = 0
@@ -95,7 +95,7 @@ final class JournalWriter: @unchecked Sendable {   // every field behind `condit
             if problem == nil { report?(batch) }
             withLock {
                 if let problem {
-                    failure = SweepError("\(path): cannot append to the journal: \(problem)")
+                    failure = EnvironmentError("\(path): cannot append to the journal: \(problem)")
                 } else {
                     durable += batch.count
                     bytes += out.count
@@ -112,7 +112,7 @@ final class JournalWriter: @unchecked Sendable {   // every field behind `condit
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { return "write: \(String(cString: strerror(errno)))" }
+            guard n > 0 else { return "write: \(String(cString: strerror(n == 0 ? ENOSPC : errno)))" }   // a write of 0 bytes sets no errno: the disk is full
             offset += n
         }
         return nil

@@ -33,10 +33,12 @@ final class Manifest: @unchecked Sendable {   // the main thread and the watchdo
         }
     }
 
-    func finish(status: ExitStatus, counts: [String: Int]) throws {
+    /// The end of the run, however it ended (`error`: what stopped it early).
+    func finish(status: ExitStatus, counts: [String: Int], error: String? = nil) throws {
         try lock.withLock {
             guard var last = runs.last else { return }
             last["end"] = Manifest.now()
+            if let error { last["error"] = error }
             last["status"] = "\(status)"
             last["exit_code"] = Int(status.rawValue)
             last["tasks"] = counts

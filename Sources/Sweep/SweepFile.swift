@@ -2,6 +2,7 @@ import Distillation
 import Foundation
 import NeuralNet
 import Pruning
+import Safetensors
 
 /// A sweep file (TOML), validated: every unknown key, wrong type or impossible
 /// value is an error naming the key and its line. Settings become typed values
@@ -53,16 +54,21 @@ public struct SweepFile {
         "run": ["group_size", "threads"],
     ]
 
+    /// Reads, parses and checks the file, against this machine too (`plan`).
     public static func load(path: String) throws -> SweepFile {
-        try parse(bytes: read(path: path), path: path)
+        let sweep = try parse(bytes: read(path: path), path: path)
+        try sweep.checkMachine()
+        return sweep
     }
 
     /// The file's bytes (rank 0 reads them and hands them to the other ranks).
     public static func read(path: String) throws -> [UInt8] {
-        guard let bytes = FileManager.default.contents(atPath: path) else {
-            throw SweepFileError(file: path, line: 0, message: FileManager.default.fileExists(atPath: path) ? "cannot read the sweep file" : "sweep file not found")
+        do {
+            guard try InputFile.regularSize(path) <= 1 << 24 else { throw FileError(path: path, problem: "larger than 16 MiB; a sweep file is a page of settings") }
+            return try InputFile.read(path)
+        } catch let e as FileError {
+            throw SweepFileError(file: path, line: 0, message: e.problem == "file not found" ? "sweep file not found" : e.problem)
         }
-        return [UInt8](bytes)
     }
 
     /// Parses and validates the bytes of the file at `path`, recording their hash.
@@ -83,8 +89,9 @@ public struct SweepFile {
         let r = Reader(file: file)
         guard let nameNode = root["name"] else { throw SweepFileError(file: file, line: 1, message: "missing key 'name' (the sweep's name, used for its results directory)") }
         var sweep = SweepFile(name: try r.string(nameNode, "name"))
-        guard sweep.name.range(of: "^[A-Za-z0-9._-]+$", options: .regularExpression) != nil else {
-            throw r.error(nameNode, "name", "must be letters, digits, '.', '_' or '-' (it names a directory)")
+        // one path component inside --results: no "..", no "/", no hidden name
+        guard sweep.name.range(of: "^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$", options: .regularExpression) != nil else {
+            throw r.error(nameNode, "name", "must be 1 to 128 letters, digits, '.', '_' or '-', not starting with '.' (it names a directory inside --results), found '\(sweep.name)'")
         }
         if legacy { sweep.parent.schedule = .constant; sweep.finetune.schedule = .constant }
         for (key, node) in root.entries {
@@ -107,7 +114,11 @@ public struct SweepFile {
         if !sweep.axes.contains(where: { $0.name == "ratios" }) { sweep.axes.append(Axis(name: "ratios", values: [.ratio(.optimal)])) }
         if !sweep.axes.contains(where: { $0.name == "teachers" }) { sweep.axes.append(Axis(name: "teachers", values: [.teacher(.none)])) }
         if !sweep.axes.contains(where: { $0.name == "methods" }) { sweep.axes.append(Axis(name: "methods", values: [.method(.l1)])) }
-        for point in sweep.points() { try point.sweep.checkTraining(file: file) }
+        sweep.path = file
+        for point in sweep.points() {
+            try point.sweep.checkTraining(file: file)
+            try point.sweep.checkBounds()
+        }
         return sweep
     }
 
@@ -307,7 +318,10 @@ struct Reader {
                 throw error(node, key, "must be \"pruned\" (fine-tune the pruned net) or \"scratch\" (a fresh student distilled from the pruned teacher)")
             }
             return make { $0.student = v }
-        case "kd.temperature": let v = try double(node, key, positive: true); return make { $0.kd.temperature = v }
+        case "kd.temperature":
+            let v = try double(node, key, positive: true)
+            guard v <= SweepFile.maxTemperature else { throw error(node, key, "must be at most \(SweepFile.maxTemperature), found \(v)") }
+            return make { $0.kd.temperature = v }
         case "kd.alpha":
             let v = try double(node, key)
             guard (0...1).contains(v) else { throw error(node, key, "must be in [0, 1]") }
@@ -330,7 +344,7 @@ struct Reader {
             return make { $0.imp.scope.layers = v }
         case "imp.stability": let v = try bool(node, key); return make { $0.imp.stability = v }
         case "run.group_size": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.groupSize = v }
-        case "run.threads": let v = try int(node, key, min: 1, max: 256); return make { $0.threads = v }
+        case "run.threads": let v = try int(node, key, min: 1, max: 1 << 20); return make { $0.threads = v }   // checkMachine: per core
         default: throw error(node, key, "unknown setting")
         }
     }

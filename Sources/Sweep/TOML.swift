@@ -1,7 +1,9 @@
 /// The subset of TOML a sweep file needs: [tables] and [a.b] headers,
 /// `key = value` with bare, quoted or dotted keys, strings, integers, floats,
 /// booleans, and (multi-line) arrays; `#` comments. Every value remembers its
-/// line, so errors can name the key and the line.
+/// line, so errors can name the key and the line. The parser recurses into
+/// arrays and dotted keys, so both have a depth limit (a hostile file must not
+/// overflow the stack).
 public indirect enum TOMLValue: Equatable {
     case string(String)
     case integer(Int)
@@ -43,6 +45,8 @@ public struct TOMLError: Error, CustomStringConvertible {
 }
 
 public enum TOML {
+    /// Deepest array nesting and longest dotted key accepted (a sweep file needs 2 and 3).
+    public static let maxDepth = 16
     public static func parse(_ text: String, file: String) throws -> TOMLTable {
         var parser = Parser(chars: Array(text.unicodeScalars), file: file)
         return try parser.document()
@@ -53,6 +57,7 @@ public enum TOML {
         let file: String
         var i = 0
         var line = 1
+        var depth = 0
 
         init(chars: [Unicode.Scalar], file: String) { self.chars = chars; self.file = file }
 
@@ -116,7 +121,10 @@ public enum TOML {
                     parts.append(k)
                 }
                 skipSpaces()
-                if peek == "." { advance(); continue }
+                if peek == "." {
+                    guard parts.count < TOML.maxDepth else { throw fail("key '\(parts.prefix(3).joined(separator: ".")).…' has more than \(TOML.maxDepth) parts") }
+                    advance(); continue
+                }
                 guard peek == end else { throw fail("expected '\(end)' after key '\(parts.joined(separator: "."))'") }
                 return parts
             }
@@ -158,6 +166,9 @@ public enum TOML {
                 advance()
                 return .string(s)
             case "[":
+                guard depth < TOML.maxDepth else { throw fail("arrays nested more than \(TOML.maxDepth) deep") }
+                depth += 1
+                defer { depth -= 1 }
                 advance()
                 var items: [TOMLNode] = []
                 while true {

@@ -112,7 +112,10 @@ final class TaskRunner {
         let bytes = try leaderFetch(key)
         if !bytes.isEmpty { return try TeacherLogits(try Safetensors.decode(bytes, source: key), source: key).logits }
         let l = try TeacherLogits(model: teacher, data: train)
-        if isLeader { try store.put(key, l.safetensors(), provenance: provenance(task)) }
+        // the object names the model its key names (a store checks that on every get)
+        var made = provenance(task)
+        made.task = Seal.boundTask(key) ?? task.id
+        if isLeader { try store.put(key, l.safetensors(), provenance: made) }
         return l.logits
     }
 

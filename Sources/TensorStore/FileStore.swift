@@ -14,8 +14,9 @@ public final class FileStore: TensorStore, @unchecked Sendable {
     public var url: String { "file://" + root }
     static let suffix = ".safetensors"
 
-    /// `file:///path` or a plain path; the directory is created if needed.
-    public convenience init(url: String) throws {
+    /// `file:///path` or a plain path; the directory is created if needed
+    /// (`create`), else it must exist.
+    public convenience init(url: String, create: Bool = true) throws {
         var path = url
         if url.hasPrefix("file://") {
             path = String(url.dropFirst("file://".count))
@@ -24,15 +25,15 @@ public final class FileStore: TensorStore, @unchecked Sendable {
             throw StoreError.badURL(url, "unknown scheme (expected file:// or rados://)")
         }
         guard !path.isEmpty else { throw StoreError.badURL(url, "empty path") }
-        try self.init(directory: path)
+        try self.init(directory: path, create: create)
     }
 
-    public init(directory: String) throws {
+    public init(directory: String, create: Bool = true) throws {
         root = (directory as NSString).standardizingPath
-        try FileStore.makeDirectories(root, key: root)
+        if create { try FileStore.makeDirectories(root, key: root) }
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: root, isDirectory: &isDir), isDir.boolValue else {
-            throw StoreError.badURL(directory, "not a directory")
+            throw StoreError.badURL(directory, create ? "not a directory" : "no such directory (a store that does not exist has nothing to read)")
         }
     }
 
@@ -79,6 +80,7 @@ public final class FileStore: TensorStore, @unchecked Sendable {
         let file = try OpenFile(path(key), key: key)
         defer { file.close() }
         let layout = try file.layout()
+        try file.checkMemory(file.size)
         var crc: UInt32 = 0
         var tensors: [NamedTensor] = []
         tensors.reserveCapacity(layout.entries.count)
@@ -100,6 +102,7 @@ public final class FileStore: TensorStore, @unchecked Sendable {
         try KeyRule.check(key)
         let file = try OpenFile(path(key), key: key)
         defer { file.close() }
+        try file.checkMemory(file.size)
         let blob = try [UInt8](unsafeUninitializedCapacity: file.size) { buf, count in
             try file.read(into: UnsafeMutableRawBufferPointer(buf), at: 0)
             count = file.size
@@ -170,7 +173,7 @@ struct OpenFile {
 
     init(_ path: String, key: String) throws {
         self.key = key
-        fd = open(path, O_RDONLY | O_CLOEXEC)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)   // a FIFO would block this open for ever
         guard fd >= 0 else {
             if errno == ENOENT || errno == ENOTDIR { throw StoreError.missing(key) }
             throw StoreError.io(key, "cannot open \(path): \(String(cString: strerror(errno)))")
@@ -181,6 +184,13 @@ struct OpenFile {
             throw StoreError.io(key, "\(path) is not a regular file")
         }
         size = Int(st.st_size)
+    }
+
+    /// Throws unless `bytes` fit in the memory available (before they are allocated).
+    func checkMemory(_ bytes: Int) throws {
+        do { try InputFile.checkMemory(bytes, for: "the object", path: key) } catch let e as FileError {
+            throw StoreError.io(key, e.problem)
+        }
     }
 
     func close() { Glibc.close(fd) }

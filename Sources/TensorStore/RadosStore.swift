@@ -248,7 +248,11 @@ public final class RadosStore: TensorStore, @unchecked Sendable {
                         : "\(n - headSize) bytes after the data section")))
                 }
                 if total == n { head.count = n; return done(index, .success(head)) }
-                // More to read: into one buffer of the full size, straight from each object.
+                // More to read: into one buffer of the full size, straight from each
+                // object, once the header's size is known to fit in memory.
+                if let free = InputFile.availableMemory(), total > free {
+                    return done(index, .failure(.io(key, "the object needs \(total) bytes, more than the \(free) bytes of memory available")))
+                }
                 let whole = Buffer(capacity: total)
                 whole.base.copyMemory(from: head.base, byteCount: n)
                 var pieces: [(oid: String, offset: Int, objectOffset: Int, length: Int, what: String)] = []

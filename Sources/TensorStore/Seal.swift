@@ -73,13 +73,34 @@ public enum Seal {
         }
     }
 
-    /// The recorded checksum against the data section's crc32.
+    /// The recorded checksum against the data section's crc32, and the
+    /// provenance against the key (see `boundTask`).
     public static func check(_ layout: Safetensors.Layout, crc: UInt32, key: String) throws {
+        try checkBinding(layout.metadata, key: key)
         guard let recorded = layout.metadata[checksumKey] else {
             throw StoreError.corrupt(key, "no '\(checksumKey)' in __metadata__ (not written by a store)")
         }
         guard recorded == Checksum.format(crc) else {
             throw StoreError.corrupt(key, "checksum mismatch: header says \(recorded), data is \(Checksum.format(crc))")
+        }
+    }
+
+    /// The task a key names, when its last segment is a sweep's name for one
+    /// ("parent-", "teacher-", "trial-" or "pruned-" and hex digits): an object
+    /// under such a key must say that task made it, so an object copied over
+    /// another key is corrupt there, not a silent substitute.
+    public static func boundTask(_ key: String) -> String? {
+        let last = key.split(separator: "/").last.map(String.init) ?? key
+        guard let dash = last.firstIndex(of: "-"), ["parent", "teacher", "trial", "pruned"].contains(last[..<dash]) else { return nil }
+        let hex = last[last.index(after: dash)...]
+        return !hex.isEmpty && hex.allSatisfy(\.isHexDigit) ? last : nil
+    }
+
+    public static func checkBinding(_ metadata: [String: String], key: String) throws {
+        guard let task = boundTask(key) else { return }
+        let found = metadata[taskKey]
+        guard found == task else {
+            throw StoreError.corrupt(key, "provenance names task '\(found ?? "none")', the key names '\(task)' (an object of another key?)")
         }
     }
 

@@ -62,8 +62,9 @@ extension TensorStore {
     }
 }
 
-/// `file:///path`, a plain path, or `rados://POOL?conf=PATH&id=NAME[&timeout=S]`.
-public func openStore(url: String) throws -> TensorStore {
+/// `file:///path`, a plain path, or `rados://POOL?conf=PATH&id=NAME[&timeout=S]`;
+/// a file store's directory is made only if `create`.
+public func openStore(url: String, create: Bool = true) throws -> TensorStore {
     if url.hasPrefix("rados://") { return try RadosStore(url: url) }
-    return try FileStore(url: url)
+    return try FileStore(url: url, create: create)
 }

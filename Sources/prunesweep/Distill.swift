@@ -160,15 +160,18 @@ struct Compare: ParsableCommand {
 /// Loads a model and checks it fits the data (image side and class count), so
 /// a mismatch is a message rather than a trap in the forward pass.
 func loadModel(_ path: String, for data: ImageDataset) throws -> Model {
-    let file = try Safetensors.decode(AtomicFile.read(path), source: path)
-    let side = Int(file.metadata["input_side"] ?? "28") ?? -1, classes = Int(file.metadata["classes"] ?? "10") ?? -1
-    guard side == data.rows, data.rows == data.cols else {
-        throw DistillationError("\(path): model takes \(side)x\(side) images but the data has \(data.rows)x\(data.cols)")
+    let m = try Model.load(path: path)
+    try check(m, fits: data, path: path)
+    return m
+}
+
+func check(_ m: Model, fits data: ImageDataset, path: String) throws {
+    guard m.imageSide == data.rows, data.rows == data.cols else {
+        throw DistillationError("\(path): model takes \(m.imageSide)x\(m.imageSide) images but the data has \(data.rows)x\(data.cols)")
     }
-    guard classes == data.classes else {
-        throw DistillationError("\(path): model has \(classes) classes but the data has \(data.classes)")
+    guard m.classes == data.classes else {
+        throw DistillationError("\(path): model has \(m.classes) classes but the data has \(data.classes)")
     }
-    return try Model(file, source: path)
 }
 
 /// CPU time of this process: a timing that other jobs on the machine do not inflate.

@@ -84,6 +84,7 @@ struct Prune: ParsableCommand {
         let seed = training.seed
         try scope.check(parent)
         let test = try dataOptions.load(.test)
+        try check(parent, fits: test, path: model)
         let train = settings.epochs > 0 ? try dataOptions.load(.train) : nil
 
         // The paper's analysis: always on the global L1 curve, whatever method prunes.

@@ -8,8 +8,9 @@ struct Run: ParsableCommand {
         abstract: "Run or resume a sweep (one process, mpirun -np N, or srun --mpi=pmix).",
         discussion: """
         Results go to RESULTS/<name>/: results.jsonl (one line per finished task, the journal a rerun resumes from) \
-        and manifest.json. Exit status: 0 all tasks done; 1 some tasks failed or were skipped; 2 bad input; \
-        75 stopped early by SIGTERM, SIGINT or SIGUSR1 (unfinished: requeue, and the rerun resumes).
+        and manifest.json. Exit status: 0 all tasks done; 1 some tasks failed or were skipped; 2 bad input (fix it); \
+        74 I/O or environment failure: full disk, store unreachable at start, results directory held by another run (fix, then rerun); \
+        75 stopped early by SIGTERM, SIGINT or SIGUSR1, or the store stopped answering (unfinished: requeue, and the rerun resumes).
         """)
 
     @Argument(help: "The sweep file (TOML).") var sweep: String
@@ -46,7 +47,7 @@ struct Run: ParsableCommand {
         let status: ExitStatus
         do { status = try Engine.run(o) } catch {
             FileHandle.standardError.write(Data("prunesweep run: \(error)\n".utf8))
-            throw ExitCode(ExitStatus.usage.rawValue)
+            throw ExitCode(ExitStatus(for: error).rawValue)
         }
         if status != .success { throw ExitCode(status.rawValue) }
     }

@@ -13,11 +13,12 @@ struct Store: ParsableCommand {
         @Option(help: "Store URL: file:///path, a directory, or rados://POOL?conf=PATH&id=NAME[&timeout=S] (default: $PRUNESWEEP_STORE).")
         var store: String?
 
-        func open() throws -> TensorStore {
+        /// Only `put` makes a file store that is not there (a typo must not read as an empty store).
+        func open(create: Bool = false) throws -> TensorStore {
             guard let url = store ?? ProcessInfo.processInfo.environment["PRUNESWEEP_STORE"], !url.isEmpty else {
                 throw ValidationError("no store: pass --store URL or set PRUNESWEEP_STORE")
             }
-            return try openStore(url: url)
+            return try openStore(url: url, create: create)
         }
     }
 
@@ -60,10 +61,15 @@ struct Store: ParsableCommand {
             let bytes = try AtomicFile.read(file)
             let object = try Safetensors.decode(bytes, source: file)
             let old = Seal.provenance(object.metadata)
-            let provenance = Provenance(task: task ?? old?.task ?? "store put",
+            // a key that names a task holds only that task's object (a get checks it)
+            let bound = Seal.boundTask(key)
+            if let bound, let named = task ?? old?.task, named != bound {
+                throw ValidationError("key '\(key)' names task '\(bound)' but the object's task is '\(named)'; pass --task \(bound) if it is that task's")
+            }
+            let provenance = Provenance(task: task ?? bound ?? old?.task ?? "store put",
                                         sweepHash: sweepHash ?? old?.sweepHash ?? "",
                                         toolVersion: old?.toolVersion ?? toolVersion)
-            try location.open().put(key, object, provenance: provenance)
+            try location.open(create: true).put(key, object, provenance: provenance)
         }
     }
 
@@ -111,7 +117,7 @@ extension Store {
         @Option(help: "Rounds (the best is reported); a file store's reads, which take milliseconds, get four times as many.") var rounds: Int = 3
 
         func run() throws {
-            let store = try location.open()
+            let store = try location.open(create: true)
             let floats = (size - 256) / 4
             var state: UInt64 = 0x9E37_79B9_7F4A_7C15  // xorshift: incompressible enough, and fast to make
             let objects = (0..<count).map { _ in

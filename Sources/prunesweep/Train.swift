@@ -42,8 +42,9 @@ struct Eval: ParsableCommand {
     @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
-        let m = try Model.load(path: model)
-        let r = evaluate(m, on: try dataOptions.load(.test))
+        let test = try dataOptions.load(.test)
+        let m = try loadModel(model, for: test)
+        let r = evaluate(m, on: test)
         print(String(format: "%@ (%@): test accuracy %.2f %%  loss %.4f", model, m.architecture.description, r.accuracy * 100, r.loss))
     }
 }

@@ -133,3 +133,44 @@ final class OrderTests: XCTestCase {
         XCTAssertNotEqual(r1.next(), r2.next())
     }
 }
+
+/// Sizes and files checked before they are trusted (issue 18).
+final class IDXHostileTests: XCTestCase {
+    let dir = NSTemporaryDirectory() + "idx-hostile-\(getpid())"
+
+    override func setUpWithError() throws { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    func file(_ words: [UInt32], _ payload: [UInt8] = []) throws -> String {
+        var b: [UInt8] = []
+        for v in words { b += [UInt8(v >> 24), UInt8(v >> 16 & 0xff), UInt8(v >> 8 & 0xff), UInt8(v & 0xff)] }
+        let path = dir + "/f-\(UUID().uuidString)"
+        try Data(b + payload).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func testHeaderClaimingMoreThanTheFileIsRefusedBeforeAllocating() throws {
+        let path = try file([0x803, 0xFFFF_FFFF, 0xFFFF_FFFF, 0xFFFF_FFFF])
+        XCTAssertThrowsError(try IDXFile.read(path: path, expectDims: 3)) { e in
+            XCTAssertTrue("\(e)".contains("more than Int.max"), "\(e)")
+        }
+        let short = try file([0x803, 1000, 28, 28], [1, 2, 3])
+        XCTAssertThrowsError(try IDXFile.read(path: short, expectDims: 3)) { e in
+            XCTAssertTrue("\(e)".contains("truncated: header claims 1000x28x28 = 784000 bytes of data, but the 19-byte file holds 3"), "\(e)")
+        }
+    }
+
+    func testZeroItemsIsAnError() throws {
+        XCTAssertThrowsError(try IDXFile.read(path: try file([0x801, 0]), expectDims: 1)) { e in
+            XCTAssertTrue("\(e)".contains("dimension 0 of 0 is 0"), "\(e)")
+        }
+    }
+
+    func testAFIFOIsRefusedNotWaitedOn() throws {
+        let path = dir + "/fifo"
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        XCTAssertThrowsError(try IDXFile.read(path: path, expectDims: 1)) { e in
+            XCTAssertTrue("\(e)".contains("not a regular file (a FIFO)"), "\(e)")
+        }
+    }
+}

@@ -99,3 +99,28 @@ final class SafetensorsTests: XCTestCase {
         return p.terminationStatus
     }
 }
+
+/// A model file's metadata is checked before a model is allocated from it (issue 18).
+final class ModelMetadataTests: XCTestCase {
+    func file(_ key: String, _ value: String) -> Safetensors {
+        var f = Model(.mlp([4]), seed: 1).safetensors()
+        f.metadata[key] = value
+        return f
+    }
+
+    func testBadNumbersAreErrorsNamingTheKey() {
+        for (key, value) in [("classes", "-1"), ("classes", "1"), ("input_side", "9223372036854775807"), ("input_side", "abc"), ("input_side", "0")] {
+            XCTAssertThrowsError(try Model(file(key, value), source: "m")) { e in
+                XCTAssertTrue("\(e)".contains("'\(key)' is '\(value)'"), "\(e)")
+            }
+        }
+    }
+
+    func testAModelLargerThanItsFileIsALie() {
+        XCTAssertThrowsError(try Model(file("architecture", "mlp:65536"), source: "m")) { e in
+            XCTAssertTrue("\(e)".contains("parameters; the file holds"), "\(e)")
+        }
+        XCTAssertEqual(Architecture.mlp([4]).parameterCount(inputSide: 28, classes: 10), 785 * 4 + 5 * 10)
+        XCTAssertEqual(Architecture.lenet5.parameterCount(inputSide: 28, classes: 10), Model(.lenet5).parameters.reduce(0) { $0 + $1.count })
+    }
+}

@@ -186,3 +186,33 @@ final class FileStoreTests: XCTestCase {
 extension StoreError {
     var corruptReason: String { if case .corrupt(_, let r) = self { return r }; return "" }
 }
+
+/// Objects are bound to their keys (issue 18): a copy under another task's key is corrupt.
+final class KeyBindingTests: XCTestCase {
+    func testObjectCopiedOverAnotherKeyIsCorrupt() throws {
+        let store = try FileStore(directory: temporaryDirectory("binding"))
+        let a = "parent/parent-00000000000000aa", b = "parent/parent-00000000000000bb"
+        try store.put(a, sampleObject(seed: 1), provenance: Provenance(task: "parent-00000000000000aa", sweepHash: "", toolVersion: "t"))
+        try store.put(b, sampleObject(seed: 2), provenance: Provenance(task: "parent-00000000000000bb", sweepHash: "", toolVersion: "t"))
+        XCTAssertNoThrow(try store.get(b))
+        try FileManager.default.removeItem(atPath: store.path(b))
+        try FileManager.default.copyItem(atPath: store.path(a), toPath: store.path(b))
+        for read in [{ _ = try store.get(b) }, { _ = try store.getBlob(b) }] {
+            XCTAssertThrowsError(try read()) { e in
+                guard case .corrupt(_, let why)? = e as? StoreError else { return XCTFail("\(e)") }
+                XCTAssertTrue(why.contains("provenance names task 'parent-00000000000000aa'"), why)
+                XCTAssertTrue((e as! StoreError).isCacheMiss)
+            }
+        }
+        // keys that name no task are not bound
+        XCTAssertNil(Seal.boundTask("mask/one"))
+        XCTAssertNil(Seal.boundTask("parent/seed-1"))
+        XCTAssertEqual(Seal.boundTask("logits/pruned-1f"), "pruned-1f")
+    }
+
+    func testReadingAStoreThatIsNotThereDoesNotMakeIt() {
+        let dir = NSTemporaryDirectory() + "no-store-\(getpid())"
+        XCTAssertThrowsError(try openStore(url: "file://" + dir, create: false))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir))
+    }
+}

@@ -23,6 +23,20 @@ final class RadosStoreTests: XCTestCase {
         for o in try store.list(prefix: prefix) { try store.delete(o.key) }
     }
 
+    /// An object copied over another task's key is corrupt there (issue 18).
+    func testObjectsAreBoundToTheirKeys() throws {
+        let store = try XCTUnwrap(try openStore(url: url) as? RadosStore)
+        let a = prefix + "parent/parent-00000000000000aa", b = prefix + "parent/parent-00000000000000bb"
+        let blobA = Seal.seal(sampleObject(seed: 1), provenance: Provenance(task: "parent-00000000000000aa", sweepHash: "", toolVersion: "t"))
+        try store.putBlob(a, blobA)
+        assertStoreError({ if case .corrupt = $0 { return true }; return false }, "put under another key") { try store.putBlob(b, blobA) }
+        try store.write([(b, Blob([blobA]))])   // as `rados put` would copy it, past the checks
+        for read in [{ _ = try store.get(b) }, { _ = try store.getBlob(b) }] {
+            assertStoreError({ if case .corrupt(_, let why) = $0 { return why.contains("provenance names task 'parent-00000000000000aa'") }; return false }, "copied object") { try read() }
+        }
+        XCTAssertNoThrow(try store.get(a))
+    }
+
     func testRoundTripListExistsDelete() throws {
         let store = try openStore(url: url)
         XCTAssertTrue(store is RadosStore)

@@ -43,6 +43,8 @@ check "distill: unknown teacher" fails 64 "teacher" "$BIN" distill --teacher ber
 check "distill: no student written" test ! -e "$WORK/d.safetensors"
 check "compare: missing file" fails x "nope.safetensors" "$BIN" compare "$WORK/m.safetensors" "$WORK/nope.safetensors"
 check "store: bad URL" fails x "invalid store URL" "$BIN" store ls --store "ftp://x"
+check "store: no such store (a read never makes one)" fails x "no such directory" "$BIN" store get parent/none "$WORK/g.safetensors" --store "file://$WORK/store"
+mkdir -p "$WORK/store"
 check "store: missing key" fails x "no such object" "$BIN" store get parent/none "$WORK/g.safetensors" --store "file://$WORK/store"
 check "plan: missing sweep file" fails 2 "nope.toml: sweep file not found" "$BIN" plan "$WORK/nope.toml"
 check "run: bad shard" fails 64 "--shard must be I/N" "$BIN" run "$WORK/nope.toml" --shard 3/2

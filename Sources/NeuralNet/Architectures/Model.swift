@@ -11,12 +11,45 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible, Codable {
         if text.hasPrefix("mlp:") {
             let parts = text.dropFirst(4).split(separator: ",", omittingEmptySubsequences: false)
             let widths = parts.compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
-            if !parts.isEmpty, widths.count == parts.count, widths.allSatisfy({ $0 > 0 }) {
+            if !parts.isEmpty, parts.count <= Architecture.maxLayers, widths.count == parts.count,
+               widths.allSatisfy({ (1...Architecture.maxWidth).contains($0) }) {
                 self = .mlp(widths); return
             }
         }
         throw ArchitectureError(text: text)
     }
+
+    /// Widest hidden layer and most hidden layers an MLP may have (a
+    /// 65,536-wide layer is already 16 GiB of weights beside another).
+    public static let maxWidth = 1 << 16, maxLayers = 64
+
+    /// Weights and biases of the model on `inputSide`-square images (nil on overflow).
+    public func parameterCount(inputSide: Int, classes: Int) -> Int? {
+        let widths: [Int]
+        switch self {
+        case .lenet5:
+            let side = ((inputSide / 2) - 4) / 2
+            widths = [16 * side * side, 120, 84, classes]
+            return Self.dense(widths).map { $0 + 6 * 25 + 6 + 16 * 6 * 25 + 16 }
+        case .mlp(let hidden): widths = [inputSide * inputSide] + hidden + [classes]
+        }
+        return Self.dense(widths)
+    }
+
+    static func dense(_ widths: [Int]) -> Int? {
+        var total = 0
+        for (a, b) in zip(widths, widths.dropFirst()) {
+            let (p, o1) = (a + 1).multipliedReportingOverflow(by: b)
+            let (s, o2) = total.addingReportingOverflow(p)
+            if o1 || o2 { return nil }
+            total = s
+        }
+        return total
+    }
+
+    /// The smallest image side the architecture can take (LeNet5's second
+    /// pooling needs a 2x2 input).
+    public var smallestSide: Int { self == .lenet5 ? 12 : 1 }
 
     public var description: String {
         switch self {
@@ -41,7 +74,7 @@ public enum Architecture: Hashable, Sendable, CustomStringConvertible, Codable {
 
 public struct ArchitectureError: Error, CustomStringConvertible {
     public let text: String
-    public var description: String { "unknown architecture '\(text)': expected lenet5 or mlp:W1,W2,... (positive hidden widths)" }
+    public var description: String { "unknown architecture '\(text)': expected lenet5 or mlp:W1,W2,... (1 to \(Architecture.maxLayers) hidden widths, each 1 to \(Architecture.maxWidth))" }
 }
 
 
@@ -54,6 +87,8 @@ public struct ArchitectureError: Error, CustomStringConvertible {
 public final class Model {
     public let architecture: Architecture
     public let classes: Int
+    /// Bounds on what a model file may claim (checked before anything is allocated).
+    public static let maxClasses = 1 << 16, maxSide = 4096
     let layers: [Layer]
     /// Index of the layer whose input is the penultimate representation.
     let headIndex: Int

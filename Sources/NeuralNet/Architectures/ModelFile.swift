@@ -23,8 +23,20 @@ extension Model {
         guard let archText = file.metadata["architecture"] else { throw fail("no 'architecture' in __metadata__ (not written by prunesweep?)") }
         let arch: Architecture
         do { arch = try Architecture(parsing: archText) } catch { throw fail("\(error)") }
-        let classes = Int(file.metadata["classes"] ?? "10") ?? 10
-        let side = Int(file.metadata["input_side"] ?? "28") ?? 28
+        func number(_ key: String, default d: Int, in range: ClosedRange<Int>) throws -> Int {
+            guard let text = file.metadata[key] else { return d }
+            guard let v = Int(text), range.contains(v) else {
+                throw fail("__metadata__ '\(key)' is '\(text)'; expected an integer in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return v
+        }
+        let classes = try number("classes", default: 10, in: 2...Model.maxClasses)
+        let side = try number("input_side", default: 28, in: arch.smallestSide...Model.maxSide)
+        // every parameter is in the file as F32: a model larger than its file is a lie, not an allocation
+        let need = arch.parameterCount(inputSide: side, classes: classes)
+        guard let need, need <= file.dataSize / 4 else {
+            throw fail("\(arch) on \(side)x\(side) images with \(classes) classes has \(need.map(String.init) ?? "more than Int.max") parameters; the file holds \(file.dataSize / 4) floats")
+        }
         self.init(arch, inputSide: side, classes: classes)
         for p in parameters {
             guard let t = file[p.name] else { throw fail("missing tensor '\(p.name)' for \(arch)") }

@@ -86,12 +86,12 @@ public enum Seal {
     }
 
     /// The task a key names, when its last segment is a sweep's name for one
-    /// ("parent-", "teacher-", "trial-" or "pruned-" and hex digits): an object
+    /// ("parent-", "teacher-", "trial-", "pruned-" or "round-" and hex digits): an object
     /// under such a key must say that task made it, so an object copied over
     /// another key is corrupt there, not a silent substitute.
     public static func boundTask(_ key: String) -> String? {
         let last = key.split(separator: "/").last.map(String.init) ?? key
-        guard let dash = last.firstIndex(of: "-"), ["parent", "teacher", "trial", "pruned"].contains(last[..<dash]) else { return nil }
+        guard let dash = last.firstIndex(of: "-"), ["parent", "teacher", "trial", "pruned", "round"].contains(last[..<dash]) else { return nil }
         let hex = last[last.index(after: dash)...]
         return !hex.isEmpty && hex.allSatisfy(\.isHexDigit) ? last : nil
     }

@@ -208,6 +208,8 @@ final class KeyBindingTests: XCTestCase {
         XCTAssertNil(Seal.boundTask("mask/one"))
         XCTAssertNil(Seal.boundTask("parent/seed-1"))
         XCTAssertEqual(Seal.boundTask("logits/pruned-1f"), "pruned-1f")
+        XCTAssertEqual(Seal.boundTask("round/round-0a9f"), "round-0a9f")   // IMP rounds and their rewind points
+        XCTAssertEqual(Seal.boundTask("rewind/round-0a9f"), "round-0a9f")
     }
 
     func testReadingAStoreThatIsNotThereDoesNotMakeIt() {

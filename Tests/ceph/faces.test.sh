@@ -391,7 +391,7 @@ PATH=${PATH#*:} exec ceph-mds "$@" --keyring /nonexistent
 EOF
 chmod +x "$T/badrgw/radosgw" "$T/badmds/ceph-mds"
 check "a gateway that cannot start: error with its log, all removed" \
-  face_fails rgwfail "$T/badrgw" "failed to bind address 192.0.2.1" --rgw
+  face_fails rgwfail "$T/badrgw" "client.rgw.gw exited while starting" --rgw
 check "nothing left of it" gone rgwfail "" "$T/d-rgwfail/fs"
 check "an MDS that cannot start: error with its log, all removed" \
   face_fails mdsfail "$T/badmds" "mds.a exited while starting" --fs --rgw

@@ -25,6 +25,7 @@ without_librados() {
 }
 
 file_store_without_librados() {
+  mkdir -p "$WORK/store"   # ls reads a store; it does not make one
   without_librados "$BIN" store ls --store "file://$WORK/store" >/dev/null &&
     without_librados "$BIN" bench scheduler --tasks 20 --results "$WORK/sched" >/dev/null 2>&1
 }

@@ -342,7 +342,7 @@ case_environment() {
   mount -t tmpfs -o size=16k tmpfs "$WORK/full"
   MOUNTED=$WORK/full
   check "a full disk: exit 74 with the system's message" \
-    fails 74 "results.jsonl: cannot append to the journal: No space left on device" \
+    fails 74 "results.jsonl: cannot append to the journal: write: No space left on device" \
     "$BIN" run "$SWEEP" --results "$WORK/full" --store "file://$WORK/full-store"
   umount "$WORK/full"
   MOUNTED=''

@@ -30,3 +30,16 @@ finish() {
   echo "$PASSED passed, $FAILED failed"
   [[ $FAILED -eq 0 ]]
 }
+
+# metrics JOURNAL: task -> [status, metrics], one sorted line per task (the last
+# line of a task wins): what must not depend on ranks, hosts or store.
+metrics() {
+  python3 - "$1" <<'PY'
+import json, sys
+rows = {}
+for line in open(sys.argv[1]):
+    r = json.loads(line)
+    rows[r["task"]] = json.dumps([r["status"], r["metrics"]], sort_keys=True)
+for k in sorted(rows): print(k, rows[k])
+PY
+}

@@ -106,18 +106,6 @@ sys.exit(0 if sorted(hosts) == ["h1", "h2", "h3"] else 1)
 PY
 }
 
-# task -> [status, metrics]: what must not depend on ranks, hosts or store
-metrics() {
-  python3 - "$1" <<'PY'
-import json, sys
-rows = {}
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    rows[r["task"]] = json.dumps([r["status"], r["metrics"]], sort_keys=True)
-for k in sorted(rows): print(k, rows[k])
-PY
-}
-
 exactly_once() {
   python3 - "$1" "$TASKS" <<'PY'
 import json, sys, collections

@@ -13,18 +13,6 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_btl=se
 
 TASKS=$("$BIN" plan "$SWEEP" | awk '/^total tasks:/ {print $3}' | tr -d ';')
 
-# task -> metrics, one sorted line per task: what must not depend on the rank count
-metrics() {
-  python3 - "$1" <<'PY'
-import json, sys
-rows = {}
-for line in open(sys.argv[1]):
-    r = json.loads(line)
-    rows[r["task"]] = json.dumps([r["status"], r["metrics"]], sort_keys=True)
-for k in sorted(rows): print(k, rows[k])
-PY
-}
-
 # every task of the sweep exactly once in the journal, all done
 exactly_once() {
   python3 - "$1" "$TASKS" <<'PY'

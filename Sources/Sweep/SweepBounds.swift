@@ -61,6 +61,8 @@ extension SweepFile {
         switch arch {
         case .lenet5: widths = [784, 4704, 1176, 1600, 400, 120, 84, 10]
         case .mlp(let hidden): widths = [784] + hidden + [10]
+        // each convolution's output kept as itself, BatchNorm's xhat and output, ReLU's, and gradients
+        case .resnet20, .resnet18, .vgg11bn, .vgg16bn: widths = [6 * arch.convolutionOutputsPerImage(channels: 3)]
         }
         var activations = 0, overflow = false
         func add(_ a: inout Int, _ x: Int, _ y: Int) {

@@ -196,7 +196,7 @@ final class TaskRunner {
     var dataParallel: DataParallel? {
         guard group.size > 1 else { return nil }
         let g = group
-        return DataParallel(rank: g.rank, size: g.size) { try g.allreduceSum($0) }
+        return DataParallel(rank: g.rank, size: g.size, reduce: { try g.allreduceSum($0) }, reduceStatistics: { try g.allreduceSum($0) })
     }
 
     /// At the end of an epoch (never inside one: a group's members must stay in

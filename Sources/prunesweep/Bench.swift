@@ -74,11 +74,11 @@ struct StepBench: ParsableCommand {
         let model = Model(arch, seed: 0)
         let settings = options.settings
         var reduceSeconds = 0.0   // inside the step: includes waiting for the slower rank
-        let group = DataParallel(rank: world.rank, size: world.size) { grads in
+        let group = DataParallel(rank: world.rank, size: world.size, reduce: { grads in
             let t = Date()
             try world.allreduceSum(grads)
             reduceSeconds += Date().timeIntervalSince(t)
-        }
+        }, reduceStatistics: { try world.allreduceSum($0) })
         try train(model, on: data.subset(batch * 4), settings: settings, seed: 0, group: group)
         let steps = Double((data.count + batch - 1) / batch)
         var stepTimes: [Double] = [], inStep: [Double] = []

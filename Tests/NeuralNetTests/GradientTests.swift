@@ -15,14 +15,16 @@ final class GradientTests: XCTestCase {
     func dot(_ a: Tensor, _ b: Tensor) -> Double { zip(a.data, b.data).reduce(0) { $0 + Double($1.0) * Double($1.1) } }
 
     /// Checks dx and every parameter gradient of `layer` at `samples` entries each.
-    func checkLayer(_ layer: Layer, input: Tensor, checkInput: Bool = true, samples: Int = 40, eps: Float = 1e-2, file: StaticString = #filePath, line: UInt = #line) {
+    /// `training`: the loss is taken in training mode (BatchNorm's batch statistics).
+    func checkLayer(_ layer: Layer, input: Tensor, checkInput: Bool = true, training: Bool = false, samples: Int = 40, eps: Float = 1e-2,
+                    file: StaticString = #filePath, line: UInt = #line) {
         // the store owns the buffers the layer's parameters view: keep it alive
         let store = ParameterStore(layer.parameters)
         defer { withExtendedLifetime(store) {} }
         store.initialize(seed: 1)
         var x = input
         let r = random(layer.forward(x, training: false).shape)
-        func loss() -> Double { dot(layer.forward(x, training: false), r) }
+        func loss() -> Double { dot(layer.forward(x, training: training), r) }
 
         store.zeroGrads()
         _ = layer.forward(x, training: true)
@@ -98,6 +100,46 @@ final class GradientTests: XCTestCase {
         XCTAssertEqual(relu1.backward(pool1.backward(dy)).data, pool2.backward(relu2.backward(dy)).data)
     }
 
+    /// Training mode: the gradient flows through the batch's mean and variance too.
+    func testBatchNorm2dTraining() {
+        let bn = BatchNorm2d("bn", 3)
+        checkLayer(bn, input: random([3, 4, 3, 18]), training: true, samples: 60)
+        // non-trivial weight and bias: the store initialised them to 1 and 0
+        let store = ParameterStore(bn.parameters)
+        defer { withExtendedLifetime(store) {} }
+        checkLayerKeepingValues(bn, store: store, input: random([3, 2, 5, 17]))
+    }
+
+    func testGlobalAvgPool() { checkLayer(GlobalAvgPool2d(), input: random([5, 3, 2, 17])) }
+
+    func testBasicBlockIdentityShortcut() {
+        checkLayer(BasicBlock("b", 4, 4, stride: 1), input: random([4, 5, 5, 3]), training: true, samples: 30, eps: 1e-3)
+    }
+
+    func testBasicBlockProjection() {
+        checkLayer(BasicBlock("b", 3, 5, stride: 2), input: random([3, 6, 6, 3]), training: true, samples: 30, eps: 1e-3)
+    }
+
+    /// As checkLayer, with weight and bias set to random values first.
+    func checkLayerKeepingValues(_ bn: BatchNorm2d, store: ParameterStore, input: Tensor) {
+        for i in 0..<3 { bn.weight.value[i] = rng.uniform(0.5, 2); bn.bias.value[i] = rng.uniform(-1, 1) }
+        var x = input
+        let r = random(x.shape)
+        func loss() -> Double { dot(bn.forward(x, training: true), r) }
+        store.zeroGrads()
+        _ = bn.forward(x, training: true)
+        let dx = bn.backward(r)
+        for _ in 0..<40 {
+            let i = Int(rng.next() % UInt64(x.count))
+            assertClose(Double(dx.data[i]), centralDifference(x.data[i], 1e-2, set: { x.data[i] = $0 }, loss), "dx[\(i)]", file: #filePath, line: #line)
+        }
+        for p in bn.parameters {
+            for i in 0..<p.count {
+                assertClose(Double(p.grad[i]), centralDifference(p.value[i], 1e-2, set: { p.value[i] = $0 }, loss), "\(p.name)[\(i)]", file: #filePath, line: #line)
+            }
+        }
+    }
+
     func testFlatten() { checkLayer(Flatten(), input: random([3, 2, 2, 2])) }
 
     func testFlattenOrderIsPyTorchs() {
@@ -118,7 +160,7 @@ final class GradientTests: XCTestCase {
         let (oh, ow) = (y.shape[1], y.shape[2])
         XCTAssertEqual([oh, ow], [3, 3])
         for o in 0..<3 { for bi in 0..<b { for oy in 0..<oh { for ox in 0..<ow {
-            var s = Double(conv.bias.value[o])
+            var s = Double(conv.bias!.value[o])
             for ci in 0..<c { for ki in 0..<3 { for kj in 0..<3 {
                 let iy = oy * 2 - 1 + ki, ix = ox * 2 - 1 + kj
                 guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }

@@ -21,7 +21,8 @@ final class DataParallelTests: XCTestCase {
             return (sums[0] / sums[1], m.store.flatValues)
         }
         let single = try train(group: nil)
-        let parallel = try train(group: DataParallel(rank: world.rank, size: world.size) { try world.allreduceSum($0) })
+        let parallel = try train(group: DataParallel(rank: world.rank, size: world.size, reduce: { try world.allreduceSum($0) },
+                                                            reduceStatistics: { try world.allreduceSum($0) }))
         XCTAssertEqual(parallel.loss, single.loss, accuracy: 1e-5 * abs(single.loss))
         let norm = single.weights.reduce(0.0) { $0 + Double($1 * $1) }.squareRoot()
         let diff = zip(single.weights, parallel.weights).reduce(0.0) { $0 + Double(($1.0 - $1.1) * ($1.0 - $1.1)) }.squareRoot()

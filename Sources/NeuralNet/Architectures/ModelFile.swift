@@ -10,11 +10,13 @@ extension Model {
     public func safetensors(metadata: [String: String] = [:]) -> Safetensors {
         var tensors = parameters.map { NamedTensor(name: $0.name, shape: $0.shape, floats: $0.values) }
         for p in parameters { if let m = p.mask { tensors.append(NamedTensor(name: p.name + "_mask", shape: p.shape, floats: m)) } }
+        tensors += buffers.map(\.tensor)
         var meta = metadata
         meta["format"] = "pt"
         meta["architecture"] = architecture.description
         meta["classes"] = String(classes)
         meta["input_side"] = String(imageSide)
+        if inputChannels != 1 { meta["input_channels"] = String(inputChannels) }
         return Safetensors(tensors: tensors, metadata: meta)
     }
 
@@ -31,13 +33,14 @@ extension Model {
             return v
         }
         let classes = try number("classes", default: 10, in: 2...Model.maxClasses)
-        let side = try number("input_side", default: 28, in: arch.smallestSide...Model.maxSide)
+        let side = try number("input_side", default: 28, in: arch.smallestSide...(arch.fixedSide ?? Model.maxSide))
+        let channels = try number("input_channels", default: 1, in: 1...Model.maxChannels)
         // every parameter is in the file as F32: a model larger than its file is a lie, not an allocation
-        let need = arch.parameterCount(inputSide: side, classes: classes)
+        let need = arch.parameterCount(inputSide: side, channels: channels, classes: classes)
         guard let need, need <= file.dataSize / 4 else {
-            throw fail("\(arch) on \(side)x\(side) images with \(classes) classes has \(need.map(String.init) ?? "more than Int.max") parameters; the file holds \(file.dataSize / 4) floats")
+            throw fail("\(arch) on \(side)x\(side) images of \(channels) channels with \(classes) classes has \(need.map(String.init) ?? "more than Int.max") parameters; the file holds \(file.dataSize / 4) floats")
         }
-        self.init(arch, inputSide: side, classes: classes)
+        self.init(arch, inputSide: side, channels: channels, classes: classes)
         for p in parameters {
             guard let t = file[p.name] else { throw fail("missing tensor '\(p.name)' for \(arch)") }
             guard t.shape == p.shape, t.dtype == .F32 else {
@@ -51,6 +54,10 @@ extension Model {
                 guard values.allSatisfy({ $0 == 0 || $0 == 1 }) else { throw fail("mask '\(m.name)' has entries other than 0 and 1") }
                 p.setMask(values)
             }
+        }
+        for b in buffers {
+            guard let t = file[b.name] else { throw fail("missing buffer '\(b.name)' for \(arch)") }
+            try b.load(t.shape, t.dtype, t.floatsAndIntegers, source: source)
         }
     }
 
@@ -89,6 +96,71 @@ extension Model {
                 }
             }
             p.copy(from: values)
+        }
+        for b in buffers {
+            guard let t = c.tensors.first(where: { $0.name == b.name }) else {
+                throw CheckpointError("\(c.shards.first?.path ?? ""): no buffer '\(b.name)' for \(architecture) (BatchNorm's running statistics)")
+            }
+            var bytes = [UInt8](repeating: 0, count: t.count * t.dtype.size)
+            try bytes.withUnsafeMutableBytes { out in
+                try reader.read(t) { raw, first in
+                    (out.baseAddress! + first * t.dtype.size).copyMemory(from: raw.baseAddress!, byteCount: raw.count)
+                }
+            }
+            try b.load(t.shape, t.dtype, NamedTensor(name: t.name, dtype: t.dtype, shape: t.shape, bytes: bytes).floatsAndIntegers,
+                       source: c.shards[t.shard].path)
+        }
+    }
+}
+
+extension Buffer {
+    /// As saved: F32, or I64 for a counter.
+    var tensor: NamedTensor {
+        if isCounter {
+            let v = values.map { Int64($0) }
+            return NamedTensor(name: name, dtype: .I64, shape: shape, bytes: v.withUnsafeBytes { Array($0) })
+        }
+        return NamedTensor(name: name, shape: shape, floats: values.map { Float($0) })
+    }
+
+    /// Values read from a file: the shape must match; any float or integer type is taken.
+    func load(_ shape: [Int], _ dtype: DType, _ read: [Double]?, source: String) throws {
+        guard shape == self.shape || (self.shape.isEmpty && shape == [1]) else {
+            throw SafetensorsError(source: source, problem: "buffer '\(name)' has shape \(shape), expected \(self.shape)")
+        }
+        guard let read, read.count == values.count, read.allSatisfy(\.isFinite) else {
+            throw SafetensorsError(source: source, problem: "buffer '\(name)' is \(dtype.rawValue); expected finite F32, F64 or integer values")
+        }
+        if isCounter, let bad = read.first(where: { $0 < 0 || $0 != $0.rounded() }) {
+            throw SafetensorsError(source: source, problem: "buffer '\(name)' is \(bad); expected a count of batches")
+        }
+        if name.hasSuffix("running_var"), let bad = read.first(where: { $0 < 0 }) {
+            throw SafetensorsError(source: source, problem: "buffer '\(name)' holds the variance \(bad); expected at least 0")
+        }
+        values = isCounter ? read : read.map { Double(Float($0)) }
+    }
+}
+
+extension NamedTensor {
+    /// The values as Double for float and integer types, nil for others.
+    var floatsAndIntegers: [Double]? {
+        func load<T>(_: T.Type, _ f: (T) -> Double) -> [Double] {
+            bytes.withUnsafeBytes { raw in (0..<raw.count / MemoryLayout<T>.size).map { f(raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.size, as: T.self)) } }
+        }
+        switch dtype {
+        case .F32: return load(Float.self) { Double($0) }
+        case .F64: return load(Double.self) { $0 }
+        case .I64: return load(Int64.self) { Double($0) }
+        case .I32: return load(Int32.self) { Double($0) }
+        case .F16, .BF16:
+            let n = bytes.count / 2
+            var out = [Float](repeating: 0, count: n)
+            bytes.withUnsafeBytes { raw in
+                let u = raw.bindMemory(to: UInt16.self).baseAddress!
+                if dtype == .F16 { ps_widen_f16(u, Int64(n), &out) } else { ps_widen_bf16(u, Int64(n), &out) }
+            }
+            return out.map(Double.init)
+        default: return nil
         }
     }
 }

@@ -18,5 +18,6 @@ public final class Flatten: Layer {
 /// x viewed as a matrix with shape.last rows, transposed, and given `shape`.
 func transposed(_ x: Tensor, into shape: [Int]) -> Tensor {
     let rows = shape.last!
+    if x.count == 0 { return Tensor(zeros: shape) }   // an empty shard of a batch
     return Tensor(uninitialized: shape) { y in ps_transpose(x.data, Int64(rows), Int64(x.count / rows), y) }
 }

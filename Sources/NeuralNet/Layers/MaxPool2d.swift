@@ -13,6 +13,8 @@ public final class MaxPool2d: Layer {
         self.size = size
     }
 
+    public func outputSide(_ side: Int) -> Int { side / size }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let (c, h, w, b) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
         var arg = [UInt8](repeating: 0, count: c * (h / size) * (w / size) * b)

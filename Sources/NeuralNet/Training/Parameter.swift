@@ -7,12 +7,23 @@ public final class Parameter {
     public let name: String
     public let shape: [Int]
     public let fanIn: Int
+    public let initializer: Initializer
     public internal(set) var value: UnsafeMutableBufferPointer<Float>
     public internal(set) var grad: UnsafeMutableBufferPointer<Float>
     public private(set) var mask: [Float]?
 
-    init(name: String, shape: [Int], fanIn: Int) {
-        self.name = name; self.shape = shape; self.fanIn = fanIn
+    /// How a fresh model draws the values.
+    public enum Initializer: Sendable {
+        /// PyTorch's default for Linear and Conv2d: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+        case uniform
+        /// torchvision's ResNet/VGG convolutions: kaiming_normal_(mode="fan_out", nonlinearity="relu"), N(0, 2 / fanOut).
+        case kaimingNormal(fanOut: Int)
+        /// BatchNorm's weight (1) and bias (0).
+        case constant(Float)
+    }
+
+    init(name: String, shape: [Int], fanIn: Int, initializer: Initializer = .uniform) {
+        self.name = name; self.shape = shape; self.fanIn = fanIn; self.initializer = initializer
         value = .init(start: nil, count: 0); grad = .init(start: nil, count: 0)
     }
 
@@ -71,13 +82,21 @@ public final class ParameterStore {
 
     public func zeroGrads() { grads.update(repeating: 0) }
 
-    /// PyTorch's default init: kaiming-uniform(a = sqrt 5) for weights, which is
+    /// Each parameter from its initializer, drawn from ("init", seed, name).
+    /// PyTorch's default, kaiming-uniform(a = sqrt 5) for weights, is
     /// U(-1/sqrt(fan_in), 1/sqrt(fan_in)), and the same bound for biases.
     public func initialize(seed: UInt64) {
         for p in parameters {
             var rng = RandomStream("init", seed, p.name)
-            let bound = 1 / Float(p.fanIn).squareRoot()
-            for i in 0..<p.count { p.value[i] = rng.uniform(-bound, bound) }
+            switch p.initializer {
+            case .uniform:
+                let bound = 1 / Float(p.fanIn).squareRoot()
+                for i in 0..<p.count { p.value[i] = rng.uniform(-bound, bound) }
+            case .kaimingNormal(let fanOut):
+                let std = (2 / Float(fanOut)).squareRoot()
+                for i in 0..<p.count { p.value[i] = std * rng.normal() }
+            case .constant(let c): p.value.update(repeating: c)
+            }
             p.applyMask(to: p.value)
         }
     }

@@ -18,13 +18,16 @@ public struct EpochStats: Sendable {
 }
 
 /// The members of a data-parallel group see the same batches; each computes
-/// its shard and `reduce` sums the flat gradient buffer across the group.
+/// its shard, `reduce` sums the flat gradient buffer across the group, and
+/// `reduceStatistics` sums BatchNorm's per-channel statistics (SyncBatchNorm).
 public struct DataParallel {
     public let rank: Int
     public let size: Int
     public let reduce: (UnsafeMutableBufferPointer<Float>) throws -> Void
-    public init(rank: Int, size: Int, reduce: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void) {
-        self.rank = rank; self.size = size; self.reduce = reduce
+    public let reduceStatistics: (UnsafeMutableBufferPointer<Double>) throws -> Void
+    public init(rank: Int, size: Int, reduce: @escaping (UnsafeMutableBufferPointer<Float>) throws -> Void,
+                reduceStatistics: @escaping (UnsafeMutableBufferPointer<Double>) throws -> Void) {
+        self.rank = rank; self.size = size; self.reduce = reduce; self.reduceStatistics = reduceStatistics
     }
 }
 
@@ -56,11 +59,12 @@ public func train(_ model: Model, on data: ImageDataset, settings: TrainingSetti
         precondition(masks.count == model.parameters.count, "\(masks.count) masks for \(model.parameters.count) tensors")
         for (p, m) in zip(model.parameters, masks) { p.setMask(m) }
     }
-    let sgd = SGD(store: model.store, learningRate: Float(settings.lr), momentum: Float(settings.momentum), weightDecay: Float(settings.weightDecay))
+    let sgd = SGD(store: model.store, learningRate: Float(settings.lr), momentum: Float(settings.momentum),
+                  nesterov: settings.nesterov, weightDecay: Float(settings.weightDecay))
     return try (0..<settings.epochs).map { e in
         let epoch = firstEpoch + e
         let stats = try trainEpoch(model, on: data, optimizer: sgd, batchSize: settings.batch, seed: seed, epoch: epoch,
-                                   loss: loss(epoch), group: group,
+                                   loss: loss(epoch), augmentation: settings.augment, group: group,
                                    learningRate: { settings.learningRate(epoch: e, batch: $0, batches: $1) }) { batch, batches in
             try onBatch?(BatchProgress(epoch: e, epochs: settings.epochs, batch: batch, batches: batches))
         }
@@ -74,12 +78,17 @@ public func train(_ model: Model, on data: ImageDataset, settings: TrainingSetti
 /// With `Compute.threads` > 1, each thread takes a shard of every batch on its
 /// own replica and the gradients are summed in shard order.
 func trainEpoch(_ model: Model, on data: ImageDataset, optimizer: SGD, batchSize: Int,
-                seed: UInt64, epoch: Int, loss: LossFunction = crossEntropyLoss,
+                seed: UInt64, epoch: Int, loss: @escaping LossFunction = crossEntropyLoss, augmentation: Augmentation = .none,
                 group: DataParallel? = nil, learningRate: ((_ batch: Int, _ batches: Int) -> Float)? = nil,
                 onBatch: ((_ done: Int, _ total: Int) throws -> Void)? = nil) throws -> EpochStats {
     let order = EpochOrder(count: data.count, batchSize: batchSize, seed: seed, epoch: epoch)
     let threads = Compute.threads
     let workers = [model] + model.replicas(threads - 1)
+    // BatchNorm normalises over the whole batch: its shards meet at every layer
+    let sync = model.hasBatchNorm && (threads > 1 || group != nil) ? BatchSync(shards: threads, groupSum: group?.reduceStatistics) : nil
+    for (t, w) in workers.enumerated() { w.synchronize(sync, shard: t) }
+    defer { for w in workers { w.synchronize(nil, shard: 0) } }
+    let runShards: (Int, @escaping (Int) -> Void) -> Void = sync == nil ? { parallelFor($0, $1) } : { runConcurrently($0, $1) }
     let start = Date()
     var total = 0.0, correct = 0, seen = 0
     var lossSums = [Double](repeating: 0, count: threads), hits = [Int](repeating: 0, count: threads)
@@ -92,11 +101,12 @@ func trainEpoch(_ model: Model, on data: ImageDataset, optimizer: SGD, batchSize
             if w !== model { _ = w.store.values.update(fromContentsOf: model.store.values) }
         }
         lossSums.withUnsafeMutableBufferPointer { ls in hits.withUnsafeMutableBufferPointer { hs in
-            parallelFor(threads) { t in
+            let (ls, hs) = (ls, hs)   // the shards outlive no call: runShards joins them
+            runShards(threads) { t in
                 let part = EpochOrder.shard(mine, rank: t, size: threads)
                 ls[t] = 0; hs[t] = 0
-                guard !part.isEmpty else { return }
-                let (x, y) = data.gather(part)
+                guard sync != nil || !part.isEmpty else { return }   // an empty shard still meets the others
+                let (x, y) = data.gather(part, augmentation: augmentation, seed: seed, epoch: epoch)
                 let logits = workers[t].forward(x, batch: part.count, training: true)
                 let (l, dz) = loss(logits, part, y[...], batch.count)
                 workers[t].backward(dz)
@@ -110,6 +120,7 @@ func trainEpoch(_ model: Model, on data: ImageDataset, optimizer: SGD, batchSize
         total += lossSums.reduce(0, +)
         correct += hits.reduce(0, +)
         seen += mine.count
+        if let error = sync?.error { throw error }
         if let group { try group.reduce(model.store.grads) }
         optimizer.step(model.store)
         try onBatch?(bi + 1, order.batchCount)

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// How the learning rate moves over a run: `constant`; `cosine` (from lr to 0
@@ -14,6 +15,8 @@ public struct TrainingSettings: Codable, Hashable, Sendable {
     public var epochs: Int
     public var lr: Double
     public var momentum: Double
+    /// Nesterov's momentum (PyTorch's SGD(nesterov=True)).
+    public var nesterov: Bool
     public var weightDecay: Double
     public var batch: Int
     public var schedule: ScheduleKind
@@ -22,16 +25,43 @@ public struct TrainingSettings: Codable, Hashable, Sendable {
     public var gamma: Double
     /// Epochs of linear warm-up, ramped per batch from lr / steps to lr, on top of the schedule.
     public var warmupEpochs: Int
+    /// Seeded data augmentation of every training batch.
+    public var augment: Augmentation
 
-    public init(epochs: Int, lr: Double, momentum: Double = 0.9, weightDecay: Double = 0, batch: Int = 64,
-                schedule: ScheduleKind = .cosine, milestones: [Int] = [], gamma: Double = 0.1, warmupEpochs: Int = 0) {
-        self.epochs = epochs; self.lr = lr; self.momentum = momentum; self.weightDecay = weightDecay; self.batch = batch
-        self.schedule = schedule; self.milestones = milestones; self.gamma = gamma; self.warmupEpochs = warmupEpochs
+    public init(epochs: Int, lr: Double, momentum: Double = 0.9, nesterov: Bool = false, weightDecay: Double = 0, batch: Int = 64,
+                schedule: ScheduleKind = .cosine, milestones: [Int] = [], gamma: Double = 0.1, warmupEpochs: Int = 0,
+                augment: Augmentation = .none) {
+        self.epochs = epochs; self.lr = lr; self.momentum = momentum; self.nesterov = nesterov; self.weightDecay = weightDecay
+        self.batch = batch; self.schedule = schedule; self.milestones = milestones; self.gamma = gamma
+        self.warmupEpochs = warmupEpochs; self.augment = augment
     }
 
     enum CodingKeys: String, CodingKey {
-        case epochs, lr, momentum, batch, schedule, milestones, gamma
+        case epochs, lr, momentum, nesterov, batch, schedule, milestones, gamma, augment
         case weightDecay = "weight_decay", warmupEpochs = "warmup_epochs"
+    }
+
+    /// Specs written before `nesterov` and `augment` existed decode with them off.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(epochs: try c.decode(Int.self, forKey: .epochs), lr: try c.decode(Double.self, forKey: .lr),
+                  momentum: try c.decode(Double.self, forKey: .momentum),
+                  nesterov: try c.decodeIfPresent(Bool.self, forKey: .nesterov) ?? false,
+                  weightDecay: try c.decode(Double.self, forKey: .weightDecay), batch: try c.decode(Int.self, forKey: .batch),
+                  schedule: try c.decode(ScheduleKind.self, forKey: .schedule), milestones: try c.decode([Int].self, forKey: .milestones),
+                  gamma: try c.decode(Double.self, forKey: .gamma), warmupEpochs: try c.decode(Int.self, forKey: .warmupEpochs),
+                  augment: try c.decodeIfPresent(Augmentation.self, forKey: .augment) ?? .none)
+    }
+
+    /// The keys an older spec lacks are left out while off, so its encoding (and task id) stays the same.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(epochs, forKey: .epochs); try c.encode(lr, forKey: .lr); try c.encode(momentum, forKey: .momentum)
+        if nesterov { try c.encode(nesterov, forKey: .nesterov) }
+        try c.encode(weightDecay, forKey: .weightDecay); try c.encode(batch, forKey: .batch)
+        try c.encode(schedule, forKey: .schedule); try c.encode(milestones, forKey: .milestones)
+        try c.encode(gamma, forKey: .gamma); try c.encode(warmupEpochs, forKey: .warmupEpochs)
+        if augment != .none { try c.encode(augment, forKey: .augment) }
     }
 
     /// The first impossible value, named by its sweep-file key.
@@ -41,6 +71,7 @@ public struct TrainingSettings: Codable, Hashable, Sendable {
         guard epochs <= 1_000_000 else { throw fail("epochs", "must be at most 1000000, found \(epochs)") }
         guard lr.isFinite, lr > 0 else { throw fail("lr", "must be a positive number, found \(lr)") }
         guard (0..<1).contains(momentum) else { throw fail("momentum", "must be in [0, 1), found \(momentum)") }
+        guard !nesterov || momentum > 0 else { throw fail("nesterov", "needs a momentum above 0") }
         guard weightDecay.isFinite, weightDecay >= 0, weightDecay < 1 else { throw fail("weight_decay", "must be in [0, 1), found \(weightDecay)") }
         guard (1...1 << 20).contains(batch) else { throw fail("batch", "must be in 1...\(1 << 20), found \(batch)") }
         guard gamma.isFinite, gamma > 0, gamma <= 1 else { throw fail("gamma", "must be in (0, 1], found \(gamma)") }

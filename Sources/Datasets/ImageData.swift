@@ -1,4 +1,5 @@
 import Foundation
+import Safetensors
 
 /// The layouts a data directory may hold, told apart by their file names.
 public enum DataLayout: String, Sendable, CaseIterable {
@@ -72,6 +73,19 @@ public enum ImageData {
         let (mean, std) = try cifar.trainStatistics(directory: directory)
         let train = try cifar.load(directory: directory, split: .train, labels: labels).normalized(mean: mean, std: std)
         return (train, try cifar.load(directory: directory, split: .test, labels: labels).normalized(mean: mean, std: std))
+    }
+
+    /// The training images of a CIFAR directory from its file sizes alone
+    /// (nil for the MNIST layout, whose count is in the data, or on any error):
+    /// for estimates, not a check.
+    public static func trainCount(directory: String) -> Int? {
+        guard let cifar = (try? layout(of: directory))?.cifar else { return nil }
+        var n = 0
+        for name in cifar.files(.train) {
+            guard let size = try? InputFile.regularSize((directory as NSString).appendingPathComponent(name)) else { return nil }
+            n += size / cifar.recordBytes
+        }
+        return n
     }
 
     /// The directory's layout, which must have the labels asked for.

@@ -134,6 +134,7 @@ final class CIFARTests: XCTestCase {
         XCTAssertEqual(try ImageData.layout(of: dir), .cifar10)
         let (train, test) = try ImageData.load(directory: dir)
         XCTAssertEqual([train.count, test.count, train.channels, train.classes], [15, 3, 3, 10])
+        XCTAssertEqual(ImageData.trainCount(directory: dir), 15)
         expectError([dir, "coarse labels are CIFAR-100's, but this directory holds CIFAR-10"]) { try ImageData.load(directory: self.dir, labels: .coarse) }
 
         // the MNIST layout: as MNISTLayout reads it, unnormalised
@@ -147,6 +148,7 @@ final class CIFARTests: XCTestCase {
             try idx([0x801, 3], [4, 5, 6]).write(to: URL(fileURLWithPath: "\(mnist)/\(split)-labels-idx1-ubyte"))
         }
         XCTAssertEqual(try ImageData.layout(of: mnist), .mnist)
+        XCTAssertNil(ImageData.trainCount(directory: mnist))
         let m = try ImageData.load(directory: mnist)
         XCTAssertEqual(m.train.images, try MNISTLayout.load(directory: mnist, split: .train).images)
         XCTAssertEqual(m.test.images[11], 220 / 255, accuracy: 1e-7)

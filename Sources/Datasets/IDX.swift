@@ -6,6 +6,7 @@ public struct DatasetError: Error, CustomStringConvertible, Equatable {
     public let file: String
     public let problem: String
     public var description: String { "\(file): \(problem)" }
+    public init(file: String, problem: String) { self.file = file; self.problem = problem }
 }
 
 /// IDX files (the MNIST layout): a big-endian magic 0x0000 08 NDIMS (unsigned

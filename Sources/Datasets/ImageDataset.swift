@@ -1,21 +1,23 @@
 import Foundation
 import SeededRandom
 
-/// Images as rows of Float pixels in [0, 1] ([count, channels*rows*cols],
-/// row-major, one channel), with integer labels.
+/// Images as rows of Float pixels ([count, channels*rows*cols], each row in
+/// (channel, row, column) order as PyTorch's CHW), with integer labels.
+/// MNIST-layout pixels are in [0, 1]; CIFAR's are normalised per channel.
 public struct ImageDataset: Sendable {
     public let images: [Float]
     public let labels: [Int32]
     public let count: Int
+    public let channels: Int
     public let rows: Int
     public let cols: Int
     public let classes: Int
-    public var featureCount: Int { rows * cols }
+    public var featureCount: Int { channels * rows * cols }
 
-    public init(images: [Float], labels: [Int32], rows: Int, cols: Int, classes: Int = 10) {
-        precondition(images.count == labels.count * rows * cols)
+    public init(images: [Float], labels: [Int32], channels: Int = 1, rows: Int, cols: Int, classes: Int = 10) {
+        precondition(channels >= 1 && images.count == labels.count * channels * rows * cols)
         self.images = images; self.labels = labels; self.count = labels.count
-        self.rows = rows; self.cols = cols; self.classes = classes
+        self.channels = channels; self.rows = rows; self.cols = cols; self.classes = classes
     }
 
     /// The examples at `indices`, packed contiguously (a batch).
@@ -37,13 +39,15 @@ public struct ImageDataset: Sendable {
     public func subset(_ n: Int) -> ImageDataset {
         let m = min(n, count)
         return ImageDataset(images: Array(images[0..<m * featureCount]), labels: Array(labels[0..<m]),
-                            rows: rows, cols: cols, classes: classes)
+                            channels: channels, rows: rows, cols: cols, classes: classes)
     }
 }
 
 /// The four files of the MNIST layout in one directory (Fashion-MNIST by default).
 public enum MNISTLayout {
     public static let defaultDirectory = "/usr/share/datasets/fashion-mnist"
+    /// The layout's files, each raw or gzipped.
+    public static let names = ["train", "t10k"].flatMap { ["\($0)-images-idx3-ubyte", "\($0)-labels-idx1-ubyte"] }
 
     public static func load(directory: String = defaultDirectory, split: Split) throws -> ImageDataset {
         let imagesPath = try locate(directory, "\(split.prefix)-images-idx3-ubyte")

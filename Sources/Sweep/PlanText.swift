@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import NeuralNet
 import ProgressOutput
@@ -12,6 +13,13 @@ public func planText(_ s: SweepFile, show: Int) -> String {
     for k in TaskKind.allCases { lines.append("\(k.rawValue) tasks: \(g.counts[k] ?? 0)") }
     lines.append("total tasks: \(g.tasks.count); group size \(s.groupSize); \(s.threads) BLAS thread(s) per rank")
     var seconds = 0.0, passes = 0.0
+    var counts: [String: Int] = [:]   // a CIFAR directory's from its file sizes; else MNIST's 60,000
+    func trainCount(_ dir: String) -> Int {
+        if let n = counts[dir] { return n }
+        let n = ImageData.trainCount(directory: dir) ?? 60_000
+        counts[dir] = n
+        return n
+    }
     for t in g.tasks {
         let (arch, training, data): (Architecture, TrainingSettings, DataSpec)
         switch t.spec {
@@ -19,7 +27,7 @@ public func planText(_ s: SweepFile, show: Int) -> String {
         case .trial(let p): (arch, training, data) = (p.parent.arch, p.finetune, p.parent.data)
         case .round(let r): (arch, training, data) = (r.dense.arch, r.dense.training, r.dense.data)
         }
-        let n = Double(data.trainSubset ?? 60000)
+        let n = Double(data.trainSubset ?? trainCount(data.dir))
         let rate = arch == .lenet5 ? 10_000.0 : 50_000.0   // training images/s on one core here
         passes += n * Double(training.epochs) * (t.round?.measuresStability == true ? 2 : 1)
         seconds += n * Double(training.epochs) * (t.round?.measuresStability == true ? 2 : 1) / rate + (t.kind == .trial ? 2 : 1)   // plus evaluation and metrics

@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import NeuralNet
 import Safetensors
@@ -42,7 +43,8 @@ extension SweepFile {
         guard threads <= SweepFile.threadsPerCore * cores else {
             throw fail("run.threads", "\(threads) threads, more than \(SweepFile.threadsPerCore) per core on this machine's \(cores) cores")
         }
-        let images = data.trainSubset ?? 60_000
+        // the MNIST layout's count is in its data: 60,000 (MNIST's) is the estimate there
+        let images = data.trainSubset ?? ImageData.trainCount(directory: data.dir) ?? 60_000
         for (table, s) in [("parent", parent), ("finetune", finetune)] {
             let need = SweepFile.memoryEstimate(arch, batch: min(s.batch, images), threads: threads)
             if let free = InputFile.availableMemory(), need > free {

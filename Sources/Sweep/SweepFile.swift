@@ -1,3 +1,4 @@
+import Datasets
 import Distillation
 import Foundation
 import NeuralNet
@@ -9,7 +10,7 @@ import Safetensors
 /// here and stay typed up to the journal.
 ///
 ///     name = "demo"
-///     [data]      dir, train_subset, test_subset
+///     [data]      dir, train_subset, test_subset, labels ("fine" | "coarse", CIFAR-100's)
 ///     [parent]    arch, epochs, lr, momentum, weight_decay, batch, schedule, milestones, gamma, warmup_epochs
 ///     [finetune]  the training keys of [parent] but arch, and student ("pruned" | "scratch")
 ///     [kd]        temperature, alpha
@@ -46,7 +47,7 @@ public struct SweepFile {
 
     static let trainingKeys = ["epochs", "lr", "momentum", "weight_decay", "batch", "schedule", "milestones", "gamma", "warmup_epochs"]
     static let tables: [String: [String]] = [
-        "data": ["dir", "train_subset", "test_subset"],
+        "data": ["dir", "train_subset", "test_subset", "labels"],
         "parent": ["arch", "checkpoint"] + trainingKeys,
         "finetune": trainingKeys + ["student"],
         "kd": ["temperature", "alpha"],
@@ -303,6 +304,12 @@ struct Reader {
         case "data.dir": let v = try string(node, key); return make { $0.data.dir = v }
         case "data.train_subset": let v = try int(node, key, min: 1); return make { $0.data.trainSubset = v }
         case "data.test_subset": let v = try int(node, key, min: 1); return make { $0.data.testSubset = v }
+        case "data.labels":
+            let s = try string(node, key)
+            guard let v = LabelSet(rawValue: s) else {
+                throw error(node, key, "must be \"fine\" (CIFAR-100's 100 classes; the only labels of MNIST and CIFAR-10) or \"coarse\" (CIFAR-100's 20 superclasses), found \"\(s)\"")
+            }
+            return make { $0.data.labels = v }
         case "parent.checkpoint":
             let path = try string(node, key)
             let source: CheckpointSource

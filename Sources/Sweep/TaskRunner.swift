@@ -44,8 +44,10 @@ final class TaskRunner {
 
     func data(_ d: DataSpec) throws -> (train: ImageDataset, test: ImageDataset) {
         if let cached = datasets[d] { return cached }
-        var train = try MNISTLayout.load(directory: d.dir, split: .train)
-        var test = try MNISTLayout.load(directory: d.dir, split: .test)
+        var (train, test) = try ImageData.load(directory: d.dir, labels: d.labels)
+        guard train.channels == 1 else {   // until NeuralNet's models take channels (issue 15)
+            throw TaskFailure(description: "\(d.dir): \(train.channels)-channel images; the architectures take 1 channel so far")
+        }
         if let n = d.trainSubset { train = train.subset(n) }
         if let n = d.testSubset { test = test.subset(n) }
         datasets[d] = (train, test)

@@ -1,3 +1,4 @@
+import Datasets
 import Distillation
 import Foundation
 import NeuralNet
@@ -5,15 +6,35 @@ import Pruning
 import Safetensors
 import TensorStore
 
-/// Where a task's images come from.
+/// Where a task's images come from: a directory of one layout (MNIST,
+/// CIFAR-10, CIFAR-100) and, for CIFAR-100, which labels.
 public struct DataSpec: Codable, Hashable, Sendable {
     public var dir = "/usr/share/datasets/fashion-mnist"
     public var trainSubset: Int?
     public var testSubset: Int?
-    enum CodingKeys: String, CodingKey { case dir, trainSubset = "train_subset", testSubset = "test_subset" }
+    public var labels = LabelSet.fine
+    enum CodingKeys: String, CodingKey { case dir, trainSubset = "train_subset", testSubset = "test_subset", labels }
 
-    public init(dir: String = "/usr/share/datasets/fashion-mnist", trainSubset: Int? = nil, testSubset: Int? = nil) {
-        self.dir = dir; self.trainSubset = trainSubset; self.testSubset = testSubset
+    public init(dir: String = "/usr/share/datasets/fashion-mnist", trainSubset: Int? = nil, testSubset: Int? = nil, labels: LabelSet = .fine) {
+        self.dir = dir; self.trainSubset = trainSubset; self.testSubset = testSubset; self.labels = labels
+    }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        dir = try c.decode(String.self, forKey: .dir)
+        trainSubset = try c.decodeIfPresent(Int.self, forKey: .trainSubset)
+        testSubset = try c.decodeIfPresent(Int.self, forKey: .testSubset)
+        labels = try c.decodeIfPresent(LabelSet.self, forKey: .labels) ?? .fine
+    }
+
+    /// `labels` only when not the default: a spec written before it existed
+    /// encodes, and so hashes to a task id, as it did then.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(dir, forKey: .dir)
+        try c.encodeIfPresent(trainSubset, forKey: .trainSubset)
+        try c.encodeIfPresent(testSubset, forKey: .testSubset)
+        if labels != .fine { try c.encode(labels, forKey: .labels) }
     }
 }
 

@@ -10,7 +10,7 @@ import Sweep
 /// by `make fuzz` (-sanitize=fuzzer -DFUZZING); built plainly, the binary
 /// replays files given as arguments (a crash found becomes a unit test).
 enum FuzzTarget: String, CaseIterable {
-    case sweep, safetensors, idx, journal
+    case sweep, safetensors, idx, cifar, journal
 
     static let current: FuzzTarget = {
         let name = ProcessInfo.processInfo.environment["PRUNESWEEP_FUZZ_TARGET"] ?? ""
@@ -37,15 +37,31 @@ enum FuzzTarget: String, CaseIterable {
             guard let first = bytes.first else { return }
             write(Array(bytes.dropFirst()))
             _ = try? IDXFile.read(path: FuzzTarget.scratch, expectDims: first & 1 == 0 ? 1 : 3)
+        case .cifar:
+            // first byte: bit 0 picks CIFAR-10 or CIFAR-100 records, bit 1 the
+            // labels; the rest is test_batch.bin / test.bin of a directory
+            // whose training files are copies of it (statistics, then the split)
+            guard let first = bytes.first else { return }
+            let variant: CIFAR = first & 1 == 0 ? .cifar10 : .cifar100
+            for name in variant.allFiles { write(Array(bytes.dropFirst()), to: FuzzTarget.directory + "/" + name) }
+            _ = try? ImageData.load(directory: FuzzTarget.directory, split: .test, labels: first & 2 == 0 ? .fine : .coarse)
+            for name in variant.allFiles { unlink(FuzzTarget.directory + "/" + name) }
         case .journal:
             write(bytes)
             _ = Journal.read(FuzzTarget.scratch)
         }
     }
 
-    func write(_ bytes: [UInt8]) {
-        let fd = open(FuzzTarget.scratch, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { fatalError("cannot write \(FuzzTarget.scratch)") }
+    /// A scratch directory for the readers of a data directory.
+    static let directory: String = {
+        let d = "/dev/shm/prunesweep-fuzz-dir.\(getpid())"
+        mkdir(d, 0o700)
+        return d
+    }()
+
+    func write(_ bytes: [UInt8], to path: String = FuzzTarget.scratch) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { fatalError("cannot write \(path)") }
         _ = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         close(fd)
     }
@@ -82,6 +98,7 @@ enum Replay {
             print("ok \(path)")
         }
         unlink(FuzzTarget.scratch)
+        rmdir(FuzzTarget.directory)
     }
 }
 #endif

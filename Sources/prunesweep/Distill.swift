@@ -71,8 +71,7 @@ struct Distill: ParsableCommand {
         case .model(let arch):
             var t = settings
             t.epochs = teacherEpochs ?? settings.epochs
-            let spec = TrainSpec(arch: arch, training: t, data: DataSpec(dir: dataOptions.data, trainSubset: dataOptions.trainSubset,
-                                                                         testSubset: dataOptions.testSubset), seed: teacherSeed ?? seed)
+            let spec = TrainSpec(arch: arch, training: t, data: dataOptions.spec, seed: teacherSeed ?? seed)
             teacherModel = try fit(spec, train: train, test: nil, label: "teacher")
         case .none, .noise, .parent: break
         }

@@ -4,11 +4,15 @@ import Foundation
 import NeuralNet
 import ProgressOutput
 import Pruning
+import Sweep
 
 /// Where the data comes from and how many BLAS threads to use.
 struct DataOptions: ParsableArguments {
-    @Option(help: "Directory with the four MNIST-layout IDX files (.gz or raw).")
+    @Option(help: ArgumentHelp("Data directory: the four MNIST-layout IDX files (.gz or raw), or CIFAR binary files (cifar-10-batches-bin: data_batch_1..5.bin, test_batch.bin; cifar-100-binary: train.bin, test.bin).",
+                               discussion: "The layout is picked by the files present. CIFAR pixels are normalised per channel by the training split's mean and std."))
     var data: String = MNISTLayout.defaultDirectory
+    @Option(help: "CIFAR-100 labels: fine (100 classes) or coarse (20 superclasses); other layouts have fine only (as [data] labels).")
+    var labels: LabelSet = .fine
     @Option(name: .customLong("train-subset"), help: "Use only the first N training images (as [data] train_subset).") var trainSubset: Int?
     @Option(name: .customLong("test-subset"), help: "Use only the first N test images (as [data] test_subset).") var testSubset: Int?
     @Option(help: "OpenBLAS threads (results are bit-identical for a given count).")
@@ -19,9 +23,15 @@ struct DataOptions: ParsableArguments {
         guard (trainSubset ?? 1) >= 1, (testSubset ?? 1) >= 1 else { throw ValidationError("--train-subset and --test-subset must be at least 1") }
     }
 
+    /// The data as a sweep's [data] table names it.
+    var spec: DataSpec { DataSpec(dir: data, trainSubset: trainSubset, testSubset: testSubset, labels: labels) }
+
     func load(_ split: MNISTLayout.Split) throws -> ImageDataset {
         Compute.configure(threads: threads)
-        let d = try MNISTLayout.load(directory: data, split: split)
+        let d = try ImageData.load(directory: data, split: split, labels: labels)
+        guard d.channels == 1 else {   // until NeuralNet's models take channels (issue 15)
+            throw DatasetError(file: data, problem: "\(d.channels)-channel images; the architectures take 1 channel so far")
+        }
         let n = split == .train ? trainSubset : testSubset
         return n.map { d.subset($0) } ?? d
     }
@@ -74,6 +84,7 @@ struct TrainingOptions: ParsableArguments {
 }
 
 extension ScheduleKind: ExpressibleByArgument {}
+extension LabelSet: ExpressibleByArgument {}
 
 extension Architecture: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }

@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
     func run() throws {
         let train = try dataOptions.load(.train), test = try dataOptions.load(.test)
         let spec = TrainSpec(arch: arch, training: try training.settings(epochs: 12, lr: 0.05),
-                             data: DataSpec(dir: dataOptions.data, trainSubset: dataOptions.trainSubset, testSubset: dataOptions.testSubset),
+                             data: dataOptions.spec,
                              seed: training.seed)
         let model = try fit(spec, train: train, test: test, label: "train")
         let result = evaluate(model, on: test)

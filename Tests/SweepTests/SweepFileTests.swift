@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 import Distillation
 import NeuralNet
@@ -125,6 +126,27 @@ final class SweepFileTests: XCTestCase {
         spec.finetune.lr = 0.01
         spec.parent.training.schedule = .constant
         XCTAssertNotEqual(SweepTask(.trial(spec)).id, t.id, "a trial of another parent is another trial")
+    }
+
+    /// [data] labels: parsed and checked; the default encodes as before it
+    /// existed (ids of existing sweeps stay), coarse is another task.
+    func testDataLabels() throws {
+        expect("name = \"t\"\n[data]\nlabels = \"medium\"\n", line: 3, "'data.labels': must be \"fine\"")
+        expect("name = \"t\"\n[data]\nlabels = 1\n", line: 3, "'data.labels': expected a string")
+        expect("name = \"t\"\n[axes]\n\"data.labels\" = [\"fine\", \"coarse\"]\n", line: 3, "unknown axis")
+        let fine = TaskGraph(try SweepFile.parse(base, file: "s.toml"))
+        XCTAssertEqual(TaskGraph(try SweepFile.parse(base + "[data]\nlabels = \"fine\"\n", file: "s.toml")).tasks.map(\.id), fine.tasks.map(\.id))
+        let coarseFile = try SweepFile.parse(base + "[data]\nlabels = \"coarse\"\n", file: "s.toml")
+        XCTAssertEqual(coarseFile.data.labels, .coarse)
+        XCTAssertTrue(Set(TaskGraph(coarseFile).tasks.map(\.id)).isDisjoint(with: fine.tasks.map(\.id)))
+
+        let json = { (d: DataSpec) in String(decoding: try TaskSpec.canonicalEncoder.encode(d), as: UTF8.self) }
+        XCTAssertEqual(try json(DataSpec(dir: "/d", trainSubset: 5)), #"{"dir":"/d","train_subset":5}"#)
+        XCTAssertEqual(try json(DataSpec(dir: "/d", labels: .coarse)), #"{"dir":"/d","labels":"coarse"}"#)
+        let old = try JSONDecoder().decode(DataSpec.self, from: Data(#"{"dir":"/d","test_subset":3}"#.utf8))
+        XCTAssertEqual(old, DataSpec(dir: "/d", testSubset: 3, labels: .fine))
+        XCTAssertEqual(try JSONDecoder().decode(DataSpec.self, from: Data(#"{"dir":"/d","labels":"coarse"}"#.utf8)).labels, .coarse)
+        XCTAssertThrowsError(try JSONDecoder().decode(DataSpec.self, from: Data(#"{"dir":"/d","labels":"tiny"}"#.utf8)))
     }
 
     func testSchedulerOrdersAndSkips() throws {

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """The PyTorch reference for `prunesweep bench train`: the same models and loop
 on CPU. LeNet5 (conv 1->6 k5 pad 2, maxpool 2, conv 6->16 k5, maxpool 2,
-fc 400-120-84-10, ReLU) or an MLP 784-W1-...-10; SGD lr 0.01 momentum 0.9;
+fc 400-120-84-10, ReLU), an MLP 784-W1-...-10, resnet20, resnet18 or vgg11_bn
+(docs/architectures.md; images zero-padded to 32x32); SGD lr 0.01 momentum 0.9;
 shuffled batches from the first IMAGES Fashion-MNIST training images; a
 4-batch warm-up, then the median images/s of REPEATS timed passes.
 
@@ -26,7 +27,65 @@ def load_images(directory, n):
     return torch.from_numpy(images.astype(np.float32) / 255), torch.from_numpy(labels.astype(np.int64))
 
 
+class BasicBlock(nn.Module):
+    """torchvision's BasicBlock, with a projection shortcut when the shape changes."""
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None if stride == 1 and cin == cout else nn.Sequential(
+            nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = torch.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return torch.relu(y + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNet(nn.Module):
+    """The CIFAR ResNets: 3x3 stem, stages of BasicBlocks, global average pool, fc; 28x28 input zero-padded to 32."""
+    def __init__(self, stem, stages, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, stem, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(stem)
+        blocks, width = [], stem
+        for i, (w, n, stride) in enumerate(stages):
+            layer = []
+            for b in range(n):
+                layer.append(BasicBlock(width, w, stride if b == 0 else 1))
+                width = w
+            setattr(self, f"layer{i + 1}", nn.Sequential(*layer))
+            blocks.append(f"layer{i + 1}")
+        self.blocks = blocks
+        self.fc = nn.Linear(width, classes)
+
+    def forward(self, x):
+        x = torch.relu(self.bn1(self.conv1(nn.functional.pad(x.view(-1, 1, 28, 28), (2, 2, 2, 2)))))
+        for name in self.blocks:
+            x = getattr(self, name)(x)
+        return self.fc(x.mean((2, 3)))
+
+
+def vgg(config, classes=10):
+    layers, width = [nn.Unflatten(1, (1, 28, 28)), nn.ZeroPad2d(2)], 1
+    for v in config:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += [nn.Conv2d(width, v, 3, padding=1), nn.BatchNorm2d(v), nn.ReLU()]
+            width = v
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(width, classes))
+
+
 def model(arch):
+    if arch == "resnet20":
+        return ResNet(16, [(16, 3, 1), (32, 3, 2), (64, 3, 2)])
+    if arch == "resnet18":
+        return ResNet(64, [(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)])
+    if arch == "vgg11_bn":
+        return vgg([64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"])
     if arch == "lenet5":
         return nn.Sequential(
             nn.Unflatten(1, (1, 28, 28)),

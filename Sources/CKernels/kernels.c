@@ -287,3 +287,44 @@ void ps_transpose(const float *src, int64_t rows, int64_t cols, float *dst) {
             for (int64_t r = r0; r < min64(rows, r0 + TILE); r++)
                 for (int64_t c = c0; c < min64(cols, c0 + TILE); c++) dst[c * rows + r] = src[r * cols + c];
 }
+
+// col [C*K*K, rows*OW*B]: row (c*K + ky)*K + kx (the weight's [O, C, K, K] order), column
+// ((oh - oh0)*OW + ow)*B + b holds x[c, oh*S - P + ky, ow*S - P + kx, b], 0 outside the image.
+// Each copy is a run of B images.
+void ps_im2col_rows(const ps_conv_shape *s, const float *x, int64_t oh0, int64_t rows, float *col) {
+    const int64_t B = s->batch, H = s->height, W = s->width, K = s->kernel, S = s->stride, P = s->padding, OW = s->outWidth;
+    const int64_t n = rows * OW * B;
+    for (int64_t c = 0; c < s->inChannels; c++)
+        for (int64_t ky = 0; ky < K; ky++)
+            for (int64_t kx = 0; kx < K; kx++) {
+                float *dst = col + ((c * K + ky) * K + kx) * n;
+                for (int64_t r = 0; r < rows; r++) {
+                    const int64_t ih = (oh0 + r) * S - P + ky;
+                    for (int64_t ow = 0; ow < OW; ow++, dst += B) {
+                        const int64_t iw = ow * S - P + kx;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dst, 0, (size_t)B * sizeof(float));
+                        else memcpy(dst, x + ((c * H + ih) * W + iw) * B, (size_t)B * sizeof(float));
+                    }
+                }
+            }
+}
+
+// The adjoint of ps_im2col_rows: every col entry is added into the dx entry it was copied from.
+CLONED void ps_col2im_rows(const ps_conv_shape *s, const float *col, int64_t oh0, int64_t rows, float *dx) {
+    const int64_t B = s->batch, H = s->height, W = s->width, K = s->kernel, S = s->stride, P = s->padding, OW = s->outWidth;
+    const int64_t n = rows * OW * B;
+    for (int64_t c = 0; c < s->inChannels; c++)
+        for (int64_t ky = 0; ky < K; ky++)
+            for (int64_t kx = 0; kx < K; kx++) {
+                const float *src = col + ((c * K + ky) * K + kx) * n;
+                for (int64_t r = 0; r < rows; r++) {
+                    const int64_t ih = (oh0 + r) * S - P + ky;
+                    for (int64_t ow = 0; ow < OW; ow++, src += B) {
+                        const int64_t iw = ow * S - P + kx;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                        float *d = dx + ((c * H + ih) * W + iw) * B;
+                        for (int64_t b = 0; b < B; b++) d[b] += src[b];
+                    }
+                }
+            }
+}

@@ -139,8 +139,8 @@ public func roundMasks(_ variant: IMPVariant, previous: Model, round k: Int, imp
 
 /// Where round k's training starts: `start` (the rewind weights, or a fresh
 /// initialisation for the reinit control) with `masks` set.
-public func roundStart(_ architecture: Architecture, inputSide: Int, classes: Int, start: [Float], masks: [[Float]]) -> Model {
-    let m = Model(architecture, inputSide: inputSide, classes: classes)
+public func roundStart(_ architecture: Architecture, for data: ImageDataset, start: [Float], masks: [[Float]]) -> Model {
+    let m = Model(architecture, for: data)
     _ = m.store.values.update(fromContentsOf: start)
     applyMasks(masks, to: m)
     return m

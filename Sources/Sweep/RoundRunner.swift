@@ -25,13 +25,13 @@ extension TaskRunner {
         case .reinit:
             let ticket = try roundModel(SweepTask(.round(spec.at(round: spec.round, .imp))))
             masks = ticket.parameters.map { $0.mask ?? [Float](repeating: 1, count: $0.count) }
-            start = Model(spec.dense.arch, inputSide: train.rows, classes: train.classes, seed: RandomStream.hash("reinit|\(task.id)")).store.flatValues
+            start = Model(spec.dense.arch, for: train, seed: RandomStream.hash("reinit|\(task.id)")).store.flatValues
         case .random:
             (masks, start) = (roundMasks(.random, previous: dense, round: spec.round, imp: spec.imp, seed: taskSeed), rewind)
         }
         let teacher = try teaching(spec.teacher, spec.teacherSpec, task: task, parentTask: denseTask, parent: dense, seed: spec.seed, train: train, test: test)
         let loss = distillation(teacher.logits, spec.kd)
-        let model = roundStart(spec.dense.arch, inputSide: train.rows, classes: train.classes, start: start, masks: masks)
+        let model = roundStart(spec.dense.arch, for: train, start: start, masks: masks)
         let stats = try retrain(model, on: train, settings: spec.dense.training, seed: spec.seed, imp: spec.imp, loss: { _ in loss },
                                 group: dataParallel, onEpoch: { _, s in try self.checkFinite(s.loss, "IMP round \(spec.round) loss") })
         if isLeader { try store.put(modelKey(task), model.safetensors(metadata: ["task": task.id]), provenance: provenance(task)) }
@@ -46,7 +46,7 @@ extension TaskRunner {
     /// Round 0: the dense net trained from its initialisation (or the sweep's checkpoint), the rewind weights kept.
     func denseRound(_ task: SweepTask, _ spec: RoundSpec, train: ImageDataset, test: ImageDataset) throws -> (model: Model, metrics: RoundMetrics) {
         let d = spec.dense
-        let model = try d.checkpoint.map { try load($0, d.arch, train) } ?? Model(d.arch, inputSide: train.rows, classes: train.classes, seed: d.seed)
+        let model = try d.checkpoint.map { try load($0, d.arch, train) } ?? Model(d.arch, for: train, seed: d.seed)
         let dense: (rewind: [Float], stats: [EpochStats])
         do {
             dense = try trainDense(model, on: train, settings: d.training, seed: d.seed, imp: spec.imp, group: dataParallel,
@@ -54,7 +54,7 @@ extension TaskRunner {
         } catch let e as PruningError { throw TaskFailure(description: e.description) }
         if isLeader {
             try store.put(modelKey(task), model.safetensors(metadata: ["task": task.id]), provenance: provenance(task))
-            let rewind = Model(d.arch, inputSide: train.rows, classes: train.classes)
+            let rewind = Model(d.arch, for: train)
             _ = rewind.store.values.update(fromContentsOf: dense.rewind)
             try store.put("rewind/\(task.id)", rewind.safetensors(metadata: ["task": task.id, "rewind": spec.imp.rewind.description]), provenance: provenance(task))
         }
@@ -75,14 +75,14 @@ extension TaskRunner {
     func stability(_ task: SweepTask, _ spec: RoundSpec, main: Model?, start: [Float], masks: [[Float]], loss: @escaping LossFunction,
                    train: ImageDataset, test: ImageDataset) throws -> LinearPath {
         func copy(seed: UInt64) throws -> Model {
-            let m = roundStart(spec.dense.arch, inputSide: train.rows, classes: train.classes, start: start, masks: masks)
+            let m = roundStart(spec.dense.arch, for: train, start: start, masks: masks)
             try retrain(m, on: train, settings: spec.dense.training, seed: seed, imp: spec.imp, loss: { _ in loss }, group: dataParallel,
                         onEpoch: { _, s in try self.checkFinite(s.loss, "stability copy loss") })
             return m
         }
         let a = try main ?? copy(seed: spec.seed)
         let b = try copy(seed: RandomStream.hash("stability|\(task.id)"))
-        return try LinearPath(a, b, test: test)
+        return try LinearPath(a, b, test: test, train: train)
     }
 
     /// The trained net a finished round stored, recomputed when the store lost it.

@@ -11,7 +11,7 @@ import Safetensors
 ///
 ///     name = "demo"
 ///     [data]      dir, train_subset, test_subset, labels ("fine" | "coarse", CIFAR-100's)
-///     [parent]    arch, epochs, lr, momentum, weight_decay, batch, schedule, milestones, gamma, warmup_epochs
+///     [parent]    arch, epochs, lr, momentum, nesterov, weight_decay, batch, schedule, milestones, gamma, warmup_epochs, augment
 ///     [finetune]  the training keys of [parent] but arch, and student ("pruned" | "scratch")
 ///     [kd]        temperature, alpha
 ///     [imp]       rounds, rate, rewind ("init" | "epoch:K" | "iter:N"), epochs, weights_only, layers, stability
@@ -45,7 +45,7 @@ public struct SweepFile {
     /// The line of each key set, for errors found after reading ("parent.lr" -> 12).
     var lines: [String: Int] = [:]
 
-    static let trainingKeys = ["epochs", "lr", "momentum", "weight_decay", "batch", "schedule", "milestones", "gamma", "warmup_epochs"]
+    static let trainingKeys = ["epochs", "lr", "momentum", "nesterov", "weight_decay", "batch", "schedule", "milestones", "gamma", "warmup_epochs", "augment"]
     static let tables: [String: [String]] = [
         "data": ["dir", "train_subset", "test_subset", "labels"],
         "parent": ["arch", "checkpoint"] + trainingKeys,
@@ -297,6 +297,13 @@ struct Reader {
                 return make { $0[keyPath: path].schedule = v }
             case "milestones": let v = try array(node, key).map { try int($0, key, min: 1, max: 1_000_000) }; return make { $0[keyPath: path].milestones = v }
             case "gamma": let v = try double(node, key, positive: true); return make { $0[keyPath: path].gamma = v }
+            case "nesterov": let v = try bool(node, key); return make { $0[keyPath: path].nesterov = v }
+            case "augment":
+                let s = try string(node, key)
+                guard let v = Augmentation(rawValue: s) else {
+                    throw error(node, key, "unknown augmentation '\(s)'; expected \(Augmentation.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return make { $0[keyPath: path].augment = v }
             default: let v = try int(node, key, min: 0, max: 1_000_000); return make { $0[keyPath: path].warmupEpochs = v }
             }
         }

@@ -45,9 +45,6 @@ final class TaskRunner {
     func data(_ d: DataSpec) throws -> (train: ImageDataset, test: ImageDataset) {
         if let cached = datasets[d] { return cached }
         var (train, test) = try ImageData.load(directory: d.dir, labels: d.labels)
-        guard train.channels == 1 else {   // until NeuralNet's models take channels (issue 15)
-            throw TaskFailure(description: "\(d.dir): \(train.channels)-channel images; the architectures take 1 channel so far")
-        }
         if let n = d.trainSubset { train = train.subset(n) }
         if let n = d.testSubset { test = test.subset(n) }
         datasets[d] = (train, test)
@@ -64,7 +61,7 @@ final class TaskRunner {
             model = try load(source, spec.arch, train)
             stats = []
         } else {
-            model = Model(spec.arch, inputSide: train.rows, classes: train.classes, seed: spec.seed)
+            model = Model(spec.arch, for: train, seed: spec.seed)
             stats = try NeuralNet.train(model, on: train, settings: spec.training, seed: spec.seed, group: dataParallel,
                                         onEpoch: { _, s in try self.checkFinite(s.loss, "training loss") })
         }
@@ -85,7 +82,7 @@ final class TaskRunner {
         guard now.crc32 == source.crc32 else {
             throw TaskFailure(description: "\(source.path) changed since the sweep file was read (CRC-32 \(now.crc32), expected \(source.crc32))")
         }
-        return try Model(checkpoint: Checkpoint.open(source.path), architecture: arch, inputSide: train.rows, classes: train.classes)
+        return try Model(checkpoint: Checkpoint.open(source.path), architecture: arch, for: train)
     }
 
     func modelKey(_ task: SweepTask) -> String { "\(task.kind.rawValue)/\(task.id)" }
@@ -149,7 +146,7 @@ final class TaskRunner {
         let loss = distillation(teacher.logits, spec.kd)
         let teacherOutputs = teacher.outputs
 
-        let student = scratch ? Model(parent.architecture, inputSide: train.rows, classes: train.classes, seed: spec.seed) : nil
+        let student = scratch ? Model(parent.architecture, for: train, seed: spec.seed) : nil
         let tuned = try cut.fineTune(student: student, on: train, test: test, settings: spec.finetune, seed: pointSeed, loss: { _ in loss },
                                      group: dataParallel, onEpoch: { _, s in try self.checkFinite(s.loss, "fine-tuning loss") })
         let studentOutputs = ModelOutputs(logits: tuned.outputs.logits, penultimate: tuned.outputs.penultimate)

@@ -14,7 +14,7 @@ struct Bench: ParsableCommand {
 
 /// The model, batch (global, under mpirun) and timing of a training benchmark.
 struct ModelBenchOptions: ParsableArguments {
-    @Option(help: "lenet5 or mlp:W1,W2,...") var arch: Architecture = .lenet5
+    @Option(help: "lenet5, resnet20, resnet18, vgg11_bn, vgg16_bn or mlp:W1,W2,...") var arch: Architecture = .lenet5
     @Option(help: "Batch size (global: split over the ranks under mpirun).") var batch: Int = 256
     @Option(help: "Images per timed pass.") var images: Int = 15360
     @Option(help: "Timed passes (the median is reported).") var repeats: Int = 3
@@ -39,7 +39,7 @@ struct TrainBench: ParsableCommand {
     func run() throws {
         let (arch, batch, images, repeats) = (options.arch, options.batch, options.images, options.repeats)
         let data = try dataOptions.load(.train).subset(images)
-        let model = Model(arch, seed: 0)
+        let model = Model(arch, for: data, seed: 0)
         let settings = options.settings
         try train(model, on: data.subset(batch * 4), settings: settings, seed: 0)   // warm-up
         var rates: [Double] = []
@@ -71,7 +71,7 @@ struct StepBench: ParsableCommand {
         let (arch, batch, images, repeats) = (options.arch, options.batch, options.images, options.repeats)
         let world = try World.initialize()
         let data = try dataOptions.load(.train).subset(images)
-        let model = Model(arch, seed: 0)
+        let model = Model(arch, for: data, seed: 0)
         let settings = options.settings
         var reduceSeconds = 0.0   // inside the step: includes waiting for the slower rank
         let group = DataParallel(rank: world.rank, size: world.size, reduce: { grads in

@@ -32,7 +32,7 @@ struct Distill: ParsableCommand {
 
     @Option(help: "Teacher: FILE.safetensors, an architecture (lenet5, mlp:W,...), uniform, gaussian or none.")
     var teacher: String
-    @Option(help: "Student architecture: lenet5 or mlp:W1,W2,...") var student: String = "lenet5"
+    @Option(help: "Student architecture: lenet5, resnet20, resnet18, vgg11_bn, vgg16_bn or mlp:W1,W2,...") var student: String = "lenet5"
     @Option(help: "Distillation temperature T (> 0).") var temperature: Float = 4
     @Option(help: "Weight a of the distillation term, in [0, 1] (1 - a weighs cross-entropy).") var alpha: Float = 0.5
     @Option(name: .customLong("teacher-epochs"), help: "Epochs for a teacher trained on demand (default: --epochs).")
@@ -63,7 +63,8 @@ struct Distill: ParsableCommand {
     func run() throws {
         let train = try dataOptions.load(.train), test = try dataOptions.load(.test)
         let kind = try TeacherKind(parsing: teacher)
-        let settings = try training.settings(epochs: 12, lr: 0.05)
+        let studentArch = try Architecture(parsing: student)
+        let settings = try training.settings(.recipe(for: studentArch))
         let seed = training.seed
         var teacherModel: Model?
         switch kind {
@@ -96,7 +97,7 @@ struct Distill: ParsableCommand {
                 return kdLoss(teacherLogits: z, temperature: temperature, alpha: alpha)
             }
         }
-        let model = Model(try Architecture(parsing: student), inputSide: train.rows, classes: train.classes, seed: seed)
+        let model = Model(studentArch, for: train, seed: seed)
         let report = TrainingReport("student", model: model)
         let started = Date()
         try NeuralNet.train(model, on: train, settings: settings, seed: seed, loss: loss, onBatch: report.batch) { e, s in
@@ -165,12 +166,7 @@ func loadModel(_ path: String, for data: ImageDataset) throws -> Model {
 }
 
 func check(_ m: Model, fits data: ImageDataset, path: String) throws {
-    guard m.imageSide == data.rows, data.rows == data.cols else {
-        throw DistillationError("\(path): model takes \(m.imageSide)x\(m.imageSide) images but the data has \(data.rows)x\(data.cols)")
-    }
-    guard m.classes == data.classes else {
-        throw DistillationError("\(path): model has \(m.classes) classes but the data has \(data.classes)")
-    }
+    if let problem = m.mismatch(with: data) { throw DistillationError("\(path): \(problem)") }
 }
 
 /// CPU time of this process: a timing that other jobs on the machine do not inflate.

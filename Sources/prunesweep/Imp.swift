@@ -19,7 +19,7 @@ struct Imp: ParsableCommand {
         """)
 
     @Argument(help: "A model prunesweep wrote whose weights are the initialisation (default: --arch initialised from --seed).") var model: String?
-    @Option(help: "lenet5 or mlp:W1,W2,... (hidden widths), when no model is given.") var arch: Architecture = .lenet5
+    @Option(help: "lenet5, resnet20, resnet18, vgg11_bn, vgg16_bn or mlp:W1,W2,... (hidden widths), when no model is given.") var arch: Architecture = .lenet5
     @Option(help: "Rounds of pruning after the dense training.") var rounds: Int = 3
     @Option(help: "Fraction of the remaining in-scope weights each round prunes.") var rate: Double = 0.2
     @Option(help: "Where survivors rewind to: init, epoch:K (end of epoch K) or iter:N (after N batches) of the dense training.")
@@ -38,7 +38,7 @@ struct Imp: ParsableCommand {
         let train = try dataOptions.load(.train), test = try dataOptions.load(.test)
         let settings = try training.settings(epochs: 2, lr: 0.05)
         let imp = IMPSettings(rate: rate, rewind: rewind, scope: pruneScope.scope)
-        let dense = try model.map { try loadModel($0, for: train) } ?? Model(arch, inputSide: train.rows, classes: train.classes, seed: training.seed)
+        let dense = try model.map { try loadModel($0, for: train) } ?? Model(arch, for: train, seed: training.seed)
         try imp.scope.check(dense)
         try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
 
@@ -53,7 +53,7 @@ struct Imp: ParsableCommand {
         let (rewindWeights, denseStats) = try trainDense(dense, on: train, settings: settings, seed: training.seed, imp: imp,
                                                          onBatch: report.batch) { e, s in epochLine(e, s) }
         try dense.save(to: "\(out)/round-0.safetensors")
-        let start = roundStart(dense.architecture, inputSide: dense.imageSide, classes: dense.classes, start: rewindWeights,
+        let start = roundStart(dense.architecture, for: train, start: rewindWeights,
                                masks: dense.parameters.map { [Float](repeating: 1, count: $0.count) })
         try start.save(to: "\(out)/rewind.safetensors", metadata: ["rewind": rewind.description])
         var rows = [RoundMetrics(round: 0, variant: .imp, imp: imp, model: dense, dense: dense, test: test, trainLoss: denseStats.last?.loss)]
@@ -62,7 +62,7 @@ struct Imp: ParsableCommand {
         for k in 1...rounds {
             (started, progress) = (Date(), 0)
             let masks = roundMasks(.imp, previous: previous, round: k, imp: imp, seed: training.seed)
-            let m = roundStart(dense.architecture, inputSide: dense.imageSide, classes: dense.classes, start: rewindWeights, masks: masks)
+            let m = roundStart(dense.architecture, for: train, start: rewindWeights, masks: masks)
             report = TrainingReport("round \(k)", model: m, test: test)
             var epochsDone = 0   // retraining numbers its epochs from the rewind point's
             let stats = try retrain(m, on: train, settings: settings, seed: training.seed, imp: imp, onBatch: report.batch) { _, s in

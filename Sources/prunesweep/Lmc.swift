@@ -26,7 +26,9 @@ struct Lmc: ParsableCommand {
 
     func run() throws {
         let test = try dataOptions.load(.test)
-        let path = try LinearPath(try loadModel(a, for: test), try loadModel(b, for: test), test: test, points: points)
+        let (ma, mb) = (try loadModel(a, for: test), try loadModel(b, for: test))
+        let train = ma.hasBatchNorm ? try dataOptions.load(.train) : nil
+        let path = try LinearPath(ma, mb, test: test, train: train, points: points)
         print("alpha  test error  loss")
         var rows = ["alpha,error,loss"]
         for i in path.alphas.indices {

@@ -29,9 +29,6 @@ struct DataOptions: ParsableArguments {
     func load(_ split: MNISTLayout.Split) throws -> ImageDataset {
         Compute.configure(threads: threads)
         let d = try ImageData.load(directory: data, split: split, labels: labels)
-        guard d.channels == 1 else {   // until NeuralNet's models take channels (issue 15)
-            throw DatasetError(file: data, problem: "\(d.channels)-channel images; the architectures take 1 channel so far")
-        }
         let n = split == .train ? trainSubset : testSubset
         return n.map { d.subset($0) } ?? d
     }
@@ -52,36 +49,56 @@ struct PruneScopeOptions: ParsableArguments {
 }
 
 /// The training settings of every command that trains (the keys of [parent] /
-/// [finetune] in a sweep file). Epochs and rate default per command.
+/// [finetune] in a sweep file). What is not given comes from the command's
+/// defaults: for train and distill, the architecture's recipe.
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Epochs (train, distill: 12; prune: 1, fine-tuning with the mask held; 0: none).") var epochs: Int?
-    @Option(help: "Learning rate (train, distill: 0.05; prune: 0.01).") var lr: Double?
-    @Option(help: "SGD momentum.") var momentum: Double = 0.9
-    @Option(name: .customLong("weight-decay"), help: "L2 weight decay.") var weightDecay: Double = 0
-    @Option(help: "Batch size.") var batch: Int = 64
-    @Option(help: "Seed for initialisation, data order (and random pruning).") var seed: UInt64 = 0
+    @Option(help: "Epochs (train, distill: the architecture's recipe, 12 for lenet5; prune: 1, fine-tuning with the mask held; 0: none).") var epochs: Int?
+    @Option(help: "Learning rate (train, distill: the recipe's, 0.05 for lenet5; prune: 0.01).") var lr: Double?
+    @Option(help: "SGD momentum (default 0.9).") var momentum: Double?
+    @Flag(inversion: .prefixedNo, help: "Nesterov momentum (default: the recipe's; on for the BatchNorm networks).") var nesterov: Bool?
+    @Option(name: .customLong("weight-decay"), help: "L2 weight decay (default: the recipe's).") var weightDecay: Double?
+    @Option(help: "Batch size (default: the recipe's, 64 for lenet5 and MLPs, 128 for the BatchNorm networks).") var batch: Int?
+    @Option(help: "Seed for initialisation, data order, augmentation (and random pruning).") var seed: UInt64 = 0
     @Option(help: "Learning-rate schedule over epochs: cosine (to 0), constant, or step (times --gamma after each of --milestones).")
-    var schedule: ScheduleKind = .cosine
+    var schedule: ScheduleKind?
     @Option(help: "Epochs after which a step schedule drops the rate, comma-separated (e.g. 30,60).") var milestones: String?
-    @Option(help: "Factor of each step-schedule drop.") var gamma: Double = 0.1
-    @Option(name: .customLong("warmup-epochs"), help: "Epochs of linear warm-up before the schedule.") var warmupEpochs: Int = 0
+    @Option(help: "Factor of each step-schedule drop.") var gamma: Double?
+    @Option(name: .customLong("warmup-epochs"), help: "Epochs of linear warm-up before the schedule.") var warmupEpochs: Int?
+    @Option(help: "Seeded augmentation of training batches: none or crop-flip (4-pixel padded random crop, horizontal flip).")
+    var augment: Augmentation?
 
-    /// The settings with this command's defaults for epochs and rate.
-    func settings(epochs defaultEpochs: Int, lr defaultLR: Double) throws -> TrainingSettings {
-        let steps = try (milestones ?? "").split(separator: ",").map { text in
-            guard let m = Int(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--milestones: '\(text)' is not a whole number of epochs") }
-            return m
+    /// The settings: these options over `defaults`.
+    func settings(_ defaults: TrainingSettings) throws -> TrainingSettings {
+        var s = defaults
+        if let milestones {
+            s.milestones = try milestones.split(separator: ",").map { text in
+                guard let m = Int(text.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--milestones: '\(text)' is not a whole number of epochs") }
+                return m
+            }
+            if schedule == nil { s.schedule = .step }
         }
-        let s = TrainingSettings(epochs: epochs ?? defaultEpochs, lr: lr ?? defaultLR, momentum: momentum, weightDecay: weightDecay, batch: batch,
-                                 schedule: schedule, milestones: steps, gamma: gamma, warmupEpochs: warmupEpochs)
+        if let epochs { s.epochs = epochs }
+        if let lr { s.lr = lr }
+        if let momentum { s.momentum = momentum }
+        if let nesterov { s.nesterov = nesterov }
+        if let weightDecay { s.weightDecay = weightDecay }
+        if let batch { s.batch = batch }
+        if let schedule { s.schedule = schedule }
+        if let gamma { s.gamma = gamma }
+        if let warmupEpochs { s.warmupEpochs = warmupEpochs }
+        if let augment { s.augment = augment }
         do { try s.validate() } catch let e as TrainingSettingsError {
             throw ValidationError("--\(e.key.replacingOccurrences(of: "_", with: "-")) \(e.message)")
         }
         return s
     }
 
+    func settings(epochs: Int, lr: Double) throws -> TrainingSettings { try settings(TrainingSettings(epochs: epochs, lr: lr)) }
+
     func validate() throws { _ = try settings(epochs: 1, lr: 0.01) }
 }
+
+extension Augmentation: ExpressibleByArgument {}
 
 extension ScheduleKind: ExpressibleByArgument {}
 extension LabelSet: ExpressibleByArgument {}

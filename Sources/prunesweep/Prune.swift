@@ -49,7 +49,7 @@ struct Prune: ParsableCommand {
             try prune(try Model.load(path: model))
         } else if let arch {
             let test = try dataOptions.load(.test)
-            try prune(try Model(checkpoint: checkpoint, architecture: arch, inputSide: test.rows, classes: test.classes))
+            try prune(try Model(checkpoint: checkpoint, architecture: arch, for: test))
         } else {
             try prune(checkpoint)
         }

@@ -9,14 +9,14 @@ struct Train: ParsableCommand {
         abstract: "Train a model and save it as safetensors.",
         discussion: "The same training as a sweep's parent with the same settings: the two give bit-identical tensors.")
 
-    @Option(help: "lenet5 or mlp:W1,W2,... (hidden widths).") var arch: Architecture = .lenet5
+    @Option(help: "lenet5, resnet20, resnet18, vgg11_bn, vgg16_bn, or mlp:W1,W2,... (hidden widths); docs/architectures.md.") var arch: Architecture = .lenet5
     @OptionGroup var training: TrainingOptions
     @OptionGroup var dataOptions: DataOptions
     @Option(help: "Output safetensors file.") var out: String
 
     func run() throws {
         let train = try dataOptions.load(.train), test = try dataOptions.load(.test)
-        let spec = TrainSpec(arch: arch, training: try training.settings(epochs: 12, lr: 0.05),
+        let spec = TrainSpec(arch: arch, training: try training.settings(.recipe(for: arch)),
                              data: dataOptions.spec,
                              seed: training.seed)
         let model = try fit(spec, train: train, test: test, label: "train")
@@ -28,7 +28,7 @@ struct Train: ParsableCommand {
 
 /// A model trained from its spec as a sweep trains a parent or teacher, with progress output.
 func fit(_ spec: TrainSpec, train: ImageDataset, test: ImageDataset?, label: String) throws -> Model {
-    let model = Model(spec.arch, inputSide: train.rows, classes: train.classes, seed: spec.seed)
+    let model = Model(spec.arch, for: train, seed: spec.seed)
     let report = TrainingReport(label, model: model, test: test)
     try NeuralNet.train(model, on: train, settings: spec.training, seed: spec.seed, onBatch: report.batch) { e, s in
         report.epoch(e, s, of: spec.training.epochs)

@@ -156,4 +156,27 @@ final class ArchitectureTests: XCTestCase {
         }
         XCTAssertEqual(one.batchNorms[0].batchesTracked.values, [3])
     }
+
+    /// Recomputed statistics are the cumulative average over the batches (momentum=None).
+    func testRecomputedStatisticsAreTheAverageOverBatches() {
+        var rng = RandomStream("recompute", 0)
+        let data = ImageDataset(images: (0..<8 * 1024).map { _ in rng.nextUnit() }, labels: [Int32](repeating: 0, count: 8), rows: 32, cols: 32)
+        let model = Model(.resnet20, inputSide: 32, seed: 1)
+        model.recomputeBatchNormStatistics(on: data, batchSize: 4)
+        let first = BatchNorm2d("bn1", 16), second = BatchNorm2d("bn1", 16)
+        let conv = model.layers[0]   // its weights: the recomputation leaves them alone
+        var means = [[Double]]()
+        for (bn, lo) in [(first, 0), (second, 4)] {
+            let store = ParameterStore(bn.parameters)
+            store.initialize(seed: 0)
+            let x = model.input(Array(data.images[lo * 1024..<(lo + 4) * 1024]), batch: 4)
+            _ = withExtendedLifetime(store) { bn.forward(conv.forward(x, training: false), training: true) }
+            means.append(bn.runningMean.values.map { $0 / 0.1 })   // momentum 0.1 from 0: a tenth of the batch mean
+        }
+        for c in 0..<16 {
+            XCTAssertEqual(model.batchNorms[0].runningMean.values[c], (means[0][c] + means[1][c]) / 2, accuracy: 1e-5)
+        }
+        XCTAssertEqual(model.batchNorms[0].batchesTracked.values, [2])
+        XCTAssertEqual(model.batchNorms[0].momentum, 0.1)
+    }
 }

@@ -1,3 +1,4 @@
+import CKernels
 import Datasets
 @testable import NeuralNet
 import SeededRandom
@@ -108,6 +109,34 @@ final class GradientTests: XCTestCase {
         let store = ParameterStore(bn.parameters)
         defer { withExtendedLifetime(store) {} }
         checkLayerKeepingValues(bn, store: store, input: random([3, 2, 5, 17]))
+    }
+
+    /// Wide layers take the matrix-product kernel: finite differences, and the
+    /// direct kernel's outputs and gradients on the same weights.
+    func testConv2dMatrixProductKernel() {
+        let wide = Conv2d("c", 64, 128, kernel: 3, stride: 2, padding: 1)
+        XCTAssertTrue(wide.usesGEMM)
+        checkLayer(wide, input: random([64, 5, 4, 3]), samples: 15)
+        let gemm = Conv2d("c", 64, 128, kernel: 3, padding: 1, bias: false), direct = Conv2d("c", 2, 3, kernel: 3)
+        XCTAssertFalse(direct.usesGEMM)
+        // the same layer through the direct kernel: ps_conv_* on gemm's own weights
+        let store = ParameterStore(gemm.parameters)
+        defer { withExtendedLifetime(store) {} }
+        store.initialize(seed: 7)
+        let x = random([64, 6, 5, 17]), dy = random([128, 6, 5, 17])
+        var s = ps_conv_shape(batch: 17, inChannels: 64, height: 6, width: 5, outChannels: 128, outHeight: 6, outWidth: 5, kernel: 3, stride: 1, padding: 1)
+        let zeros = [Float](repeating: 0, count: 128)
+        var yDirect = [Float](repeating: 0, count: dy.count), dxDirect = [Float](repeating: 0, count: x.count)
+        var dwDirect = [Float](repeating: 0, count: gemm.weight.count), db = zeros
+        ps_conv_forward(&s, x.data, gemm.weight.value.baseAddress!, zeros, &yDirect)
+        ps_conv_backward_input(&s, dy.data, gemm.weight.value.baseAddress!, &dxDirect)
+        ps_conv_backward_weight(&s, x.data, dy.data, &dwDirect, &db)
+        store.zeroGrads()
+        let y = gemm.forward(x, training: true), dx = gemm.backward(dy)
+        func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max()! }
+        XCTAssertLessThan(maxDiff(y.data, yDirect), 1e-4)
+        XCTAssertLessThan(maxDiff(dx.data, dxDirect), 1e-4)
+        XCTAssertLessThan(maxDiff(Array(gemm.weight.grad), dwDirect), 1e-4)
     }
 
     func testGlobalAvgPool() { checkLayer(GlobalAvgPool2d(), input: random([5, 3, 2, 17])) }

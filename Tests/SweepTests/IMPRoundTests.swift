@@ -67,7 +67,7 @@ final class IMPRoundTests: XCTestCase {
 
         // round 2 retrained from the stored rewind weights with its mask, data order from epoch 1 on
         let masks2 = imp2.parameters.map { $0.mask! }
-        let replay = roundStart(.mlp([16]), inputSide: 28, classes: 10, start: rewind, masks: masks2)
+        let replay = roundStart(.mlp([16]), for: train, start: rewind, masks: masks2)
         try NeuralNet.train(replay, on: train, settings: training, seed: 3, firstEpoch: 1)
         XCTAssertTrue(replay.store.flatValues == imp2.store.flatValues, "round 2 differs from its replay")
         // its mask prunes the smallest magnitudes of round 1, which stay pruned
@@ -81,7 +81,7 @@ final class IMPRoundTests: XCTestCase {
         XCTAssertTrue(reinit2.parameters.map { $0.mask! } == masks2, "the reinit control has another mask")
         let fresh = Model(.mlp([16]), seed: RandomStream.hash("reinit|\(tasks[3].id)")).store.flatValues
         XCTAssertEqual(zip(fresh, rewind).filter { $0 == $1 }.count, 0)
-        let reinitReplay = roundStart(.mlp([16]), inputSide: 28, classes: 10, start: fresh, masks: masks2)
+        let reinitReplay = roundStart(.mlp([16]), for: train, start: fresh, masks: masks2)
         try NeuralNet.train(reinitReplay, on: train, settings: training, seed: 3, firstEpoch: 1)
         XCTAssertTrue(reinitReplay.store.flatValues == reinit2.store.flatValues, "the reinit control differs from its replay")
         XCTAssertFalse(reinit2.store.flatValues == imp2.store.flatValues, "the reinit control equals the ticket")
@@ -118,7 +118,7 @@ final class IMPRoundTests: XCTestCase {
         let train = try MNISTLayout.load(split: .train).subset(600)
         let dense = try stored(store, "round/\(spec(.imp, 0).id)")
         let rewind = try stored(store, "rewind/\(spec(.imp, 0).id)").store.flatValues
-        let replay = roundStart(.mlp([16]), inputSide: 28, classes: 10, start: rewind, masks: model.parameters.map { $0.mask! })
+        let replay = roundStart(.mlp([16]), for: train, start: rewind, masks: model.parameters.map { $0.mask! })
         let loss = kdLoss(teacherLogits: try TeacherLogits(model: dense, data: train).logits, temperature: 4, alpha: 0.9)
         try NeuralNet.train(replay, on: train, settings: training, seed: 3, firstEpoch: 1, loss: { _ in loss })
         XCTAssertTrue(replay.store.flatValues == model.store.flatValues, "the distilled round differs from its replay")

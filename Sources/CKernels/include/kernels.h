@@ -25,6 +25,14 @@ void ps_maxpool_forward(const float *x, int64_t planes, int64_t height, int64_t 
 void ps_maxpool_backward(const float *dy, const uint8_t *which, int64_t planes, int64_t height, int64_t width,
                          int64_t batch, int64_t k, float *dx);
 
+// The convolution as a matrix product, a band of output rows at a time:
+// col [C*K*K, rows*OW*B] holds x at every tap for output rows oh0 ..< oh0 + rows
+// (row (c*K + ky)*K + kx, column ((oh - oh0)*OW + ow)*B + b; 0 in the padding), so
+// y[:, band] = weight [O, C*K*K] x col, and dweight += dy[:, band] x col^T.
+void ps_im2col_rows(const ps_conv_shape *s, const float *x, int64_t oh0, int64_t rows, float *col);
+// dx += the adjoint of ps_im2col_rows applied to col (input gradient from dcol = weight^T x dy).
+void ps_col2im_rows(const ps_conv_shape *s, const float *col, int64_t oh0, int64_t rows, float *dx);
+
 // dst [cols, rows] = src [rows, cols] transposed.
 void ps_transpose(const float *src, int64_t rows, int64_t cols, float *dst);
 #endif

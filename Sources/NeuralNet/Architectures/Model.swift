@@ -1,3 +1,4 @@
+import Datasets
 import Foundation
 
 /// The architectures prunesweep trains, named as on the command line:
@@ -314,5 +315,35 @@ extension Model {
         let flops = zip(parameters, multiplyAddsPerEntry).map { 2 * Double($0.count * $1) }
         let forward = flops.reduce(0, +), firstLayer = flops.prefix(layers[0].parameters.count).reduce(0, +)
         return (forward, 2 * forward + (forward - firstLayer))
+    }
+}
+
+extension Model {
+    /// A fresh model for `data`'s images (side, channels) and classes.
+    public convenience init(_ architecture: Architecture, for data: ImageDataset, seed: UInt64 = 0) {
+        self.init(architecture, inputSide: data.rows, channels: data.channels, classes: data.classes, seed: seed)
+    }
+
+    /// BatchNorm's running statistics afresh: the cumulative average over
+    /// `data` in order, batch by batch (PyTorch's momentum=None after
+    /// reset_running_stats); weights are not touched.
+    public func recomputeBatchNormStatistics(on data: ImageDataset, batchSize: Int = 250) {
+        for bn in batchNorms { bn.resetRunningStatistics(); bn.momentum = nil }
+        defer { for bn in batchNorms { bn.momentum = 0.1 } }
+        for lo in Swift.stride(from: 0, to: data.count, by: batchSize) {
+            let hi = min(data.count, lo + batchSize)
+            _ = forward(data.gather(Array(lo..<hi)[...]).images, batch: hi - lo, training: true)
+        }
+    }
+
+    /// Why this model cannot take `data`'s images and labels, or nil.
+    public func mismatch(with data: ImageDataset) -> String? {
+        let fits = architecture.fixedSide == nil ? data.rows == imageSide : data.rows <= imageSide
+        if !fits || data.rows != data.cols {
+            return "model takes \(imageSide)x\(imageSide) images\(architecture.fixedSide == nil ? "" : " (smaller ones zero-padded)") but the data has \(data.rows)x\(data.cols)"
+        }
+        if data.channels != inputChannels { return "model takes \(inputChannels)-channel images but the data has \(data.channels) channels" }
+        if data.classes != classes { return "model has \(classes) classes but the data has \(data.classes)" }
+        return nil
     }
 }

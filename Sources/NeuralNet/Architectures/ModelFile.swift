@@ -1,3 +1,4 @@
+import Datasets
 import CKernels
 import Foundation
 import Safetensors
@@ -74,8 +75,8 @@ extension Model {
     /// A model of a known architecture from any checkpoint that holds its
     /// parameters under PyTorch's names (F32, F64, F16 or BF16; e.g. one
     /// PyTorch saved): every parameter must be there with its shape.
-    public convenience init(checkpoint c: Checkpoint, architecture: Architecture, inputSide: Int, classes: Int) throws {
-        self.init(architecture, inputSide: inputSide, classes: classes)
+    public convenience init(checkpoint c: Checkpoint, architecture: Architecture, for data: ImageDataset) throws {
+        self.init(architecture, for: data)
         let reader = try CheckpointReader(c)
         for p in parameters {
             guard let t = c.tensors.first(where: { $0.name == p.name }) else {

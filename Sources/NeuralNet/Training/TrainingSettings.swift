@@ -108,3 +108,19 @@ public struct TrainingSettingsError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { "\(key): \(message)" }
 }
+
+extension TrainingSettings {
+    /// Each architecture's default recipe, what `prunesweep train --arch NAME`
+    /// uses (docs/architectures.md): LeNet5 and MLPs as the pruning paper's
+    /// notebook; the BatchNorm networks as the CIFAR literature (SGD with
+    /// Nesterov momentum 0.9, weight decay 5e-4, batch 128, one epoch of
+    /// warm-up, cosine decay, random crop and flip), shortened to 10 epochs.
+    public static func recipe(for architecture: Architecture) -> TrainingSettings {
+        switch architecture {
+        case .lenet5, .mlp: TrainingSettings(epochs: 12, lr: 0.05)
+        case .resnet20, .resnet18, .vgg11bn, .vgg16bn:
+            TrainingSettings(epochs: 10, lr: architecture == .resnet20 ? 0.1 : 0.05, momentum: 0.9, nesterov: true, weightDecay: 5e-4,
+                             batch: 128, schedule: .cosine, warmupEpochs: 1, augment: .cropFlip)
+        }
+    }
+}

@@ -159,8 +159,14 @@ struct Compare: ParsableCommand {
 
 /// Loads a model and checks it fits the data (image side and class count), so
 /// a mismatch is a message rather than a trap in the forward pass.
-func loadModel(_ path: String, for data: ImageDataset) throws -> Model {
-    let m = try Model.load(path: path)
+/// With `arch`, a file without prunesweep's metadata (a PyTorch state_dict) loads as that architecture.
+func loadModel(_ path: String, for data: ImageDataset, arch: Architecture? = nil) throws -> Model {
+    let m: Model
+    if let arch, try Safetensors.decode(AtomicFile.read(path), source: path).metadata["architecture"] == nil {
+        m = try Model(checkpoint: Checkpoint.open(path), architecture: arch, for: data)
+    } else {
+        m = try Model.load(path: path)
+    }
     try check(m, fits: data, path: path)
     return m
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Datasets
 import Foundation
 import NeuralNet
+import Safetensors
 import Sweep
 
 struct Train: ParsableCommand {
@@ -39,12 +40,19 @@ func fit(_ spec: TrainSpec, train: ImageDataset, test: ImageDataset?, label: Str
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Test accuracy and loss of a saved model.")
     @Argument(help: "A safetensors model file.") var model: String
+    @Option(help: "The architecture of a file that does not name it (one PyTorch saved: its state_dict under PyTorch's names).")
+    var arch: Architecture?
+    @Option(help: "Also write the test logits [images, classes] as F32 tensor 'logits' to this safetensors file.") var logits: String?
     @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
         let test = try dataOptions.load(.test)
-        let m = try loadModel(model, for: test)
+        let m = try loadModel(model, for: test, arch: arch)
         let r = evaluate(m, on: test)
+        if let logits {
+            let z = predictLogits(m, on: test)
+            try AtomicFile.write(Safetensors(tensors: [NamedTensor(name: "logits", shape: z.shape, floats: z.data)]).encode(), to: logits)
+        }
         print(String(format: "%@ (%@): test accuracy %.2f %%  loss %.4f", model, m.architecture.description, r.accuracy * 100, r.loss))
     }
 }

@@ -162,8 +162,9 @@ struct Compare: ParsableCommand {
 /// With `arch`, a file without prunesweep's metadata (a PyTorch state_dict) loads as that architecture.
 func loadModel(_ path: String, for data: ImageDataset, arch: Architecture? = nil) throws -> Model {
     let m: Model
-    if let arch, try Safetensors.decode(AtomicFile.read(path), source: path).metadata["architecture"] == nil {
-        m = try Model(checkpoint: Checkpoint.open(path), architecture: arch, for: data)
+    // the header alone says whether the file names its architecture
+    if let arch, let c = try? Checkpoint.open(path), c.shards.allSatisfy({ $0.layout.metadata["architecture"] == nil }) {
+        m = try Model(checkpoint: c, architecture: arch, for: data)
     } else {
         m = try Model.load(path: path)
     }

@@ -116,9 +116,6 @@ final class ArchitectureTests: XCTestCase {
             let grads = (0..<whole.store.count).map { i in models.reduce(0.0) { $0 + Double($1.store.grads[i]) } }
             return (outs.flatMap { $0 }, grads, models[0].buffers.flatMap(\.values))
         }
-        func distance(_ a: [Double], _ b: [Double]) -> Double {
-            (zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / a.map { $0 * $0 }.reduce(0, +)).squareRoot()
-        }
         let grads = whole.store.grads.map(Double.init), stats = whole.buffers.flatMap(\.values)
         for shards in [2, 3] {
             let s = sharded(shards, meet: true)
@@ -144,9 +141,6 @@ final class ArchitectureTests: XCTestCase {
             let m = Model(.resnet20, seed: 3)
             try train(m, on: data, settings: TrainingSettings(epochs: 1, lr: 1e-3, batch: 6), seed: 1)
             return m
-        }
-        func distance(_ a: [Double], _ b: [Double]) -> Double {
-            (zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / a.map { $0 * $0 }.reduce(0, +)).squareRoot()
         }
         let one = try trained(threads: 1)
         for threads in [2, 3] {
@@ -179,4 +173,9 @@ final class ArchitectureTests: XCTestCase {
         XCTAssertEqual(model.batchNorms[0].batchesTracked.values, [2])
         XCTAssertEqual(model.batchNorms[0].momentum, 0.1)
     }
+}
+
+/// |a - b| / |a| in the L2 norm.
+private func distance(_ a: [Double], _ b: [Double]) -> Double {
+    (zip(a, b).map { ($0 - $1) * ($0 - $1) }.reduce(0, +) / a.map { $0 * $0 }.reduce(0, +)).squareRoot()
 }

@@ -328,8 +328,9 @@ extension Model {
     /// `data` in order, batch by batch (PyTorch's momentum=None after
     /// reset_running_stats); weights are not touched.
     public func recomputeBatchNormStatistics(on data: ImageDataset, batchSize: Int = 250) {
+        let momenta = batchNorms.map(\.momentum)
         for bn in batchNorms { bn.resetRunningStatistics(); bn.momentum = nil }
-        defer { for bn in batchNorms { bn.momentum = 0.1 } }
+        defer { for (bn, m) in zip(batchNorms, momenta) { bn.momentum = m } }
         for lo in Swift.stride(from: 0, to: data.count, by: batchSize) {
             let hi = min(data.count, lo + batchSize)
             _ = forward(data.gather(Array(lo..<hi)[...]).images, batch: hi - lo, training: true)

@@ -45,12 +45,35 @@ public func cosineCurve(_ model: Model, scope: PruneScope = .all, ratios: [Doubl
     }
 }
 
-/// The same curve by pruning at every ratio with any method (random and
-/// layerwise have no prefix-sum shortcut): 101 prunes.
+/// The same curve for any method, by the same identity: each tensor's sorted
+/// prefix sums for layerwise, the first round(r n) entries of the ratio's seeded
+/// permutation for random (the entries `pruneMasks` would prune).
 public func cosineCurve(_ model: Model, method: PruneMethod, seed: UInt64 = 0, scope: PruneScope = .all,
                         ratios: [Double] = curveRatios) -> [CurvePoint] {
-    if method == .l1 { return cosineCurve(model, scope: scope, ratios: ratios) }
+    let w = model.store.values
+    var total = 0.0
+    for i in 0..<w.count { total += Double(w[i]) * Double(w[i]) }
+    func square(_ i: Int) -> Double { Double(w[i]) * Double(w[i]) }
+    let prunedSquares: (Double) -> Double
+    switch method {
+    case .l1: return cosineCurve(model, scope: scope, ratios: ratios)
+    case .layerwise:
+        let layout = MaskLayout(model, scope: scope)
+        let prefixes = layout.inScope.map { t in   // per tensor [count + 1]: sums of its k smallest squares
+            var keys: [UInt64] = []
+            appendKeys(model.parameters[t], base: layout.offsets[t], to: &keys)
+            keys.sort()
+            var prefix = [0.0]
+            for key in keys { prefix.append(prefix.last! + square(Int(key & 0xFFFF_FFFF))) }
+            return prefix
+        }
+        prunedSquares = { r in prefixes.reduce(0.0) { $0 + $1[pruneCount(r, of: $1.count - 1)] } }
+    case .random:
+        let indices = randomPruneCandidates(model, scope: scope)
+        prunedSquares = { r in randomPruneOrder(indices.count, ratio: r, seed: seed).reduce(0.0) { $0 + square(indices[$1]) } }
+    }
     return ratios.map { r in
-        CurvePoint(ratio: r, cosine: cosineSimilarity(model, pruned(model, masks: pruneMasks(model, ratio: r, method: method, seed: seed, scope: scope))))
+        let kept = total - prunedSquares(r)
+        return CurvePoint(ratio: r, cosine: total > 0 && kept > 0 ? (kept / total).squareRoot() : 0)
     }
 }

@@ -71,7 +71,7 @@ func sortedMagnitudeKeys(_ model: Model, scope: PruneScope) -> [UInt64] {
     return keys
 }
 
-private func appendKeys(_ p: Parameter, base: Int, to keys: inout [UInt64]) {
+func appendKeys(_ p: Parameter, base: Int, to keys: inout [UInt64]) {
     let m = p.mask
     for i in 0..<p.count { keys.append(magnitudeKey(p.value[i], index: base + i, alreadyPruned: m.map { $0[i] == 0 } ?? false)) }
 }
@@ -96,12 +96,22 @@ public func pruneMasks(_ model: Model, ratio: Double, method: PruneMethod, seed:
             layout.prune(keys, count: pruneCount(ratio, of: p.count))
         }
     case .random:
-        let indices = layout.inScope.flatMap { layout.offsets[$0]..<layout.offsets[$0] + model.parameters[$0].count }   // [prunable]: flat indices
-        var rng = RandomStream("random-prune", seed, ratio)
-        let order = rng.permutation(indices.count)
-        for j in order[..<pruneCount(ratio, of: indices.count)] { layout.flat[indices[j]] = 0 }
+        let indices = randomPruneCandidates(model, scope: scope)
+        for j in randomPruneOrder(indices.count, ratio: ratio, seed: seed) { layout.flat[indices[j]] = 0 }
     }
     return layout.masks
+}
+
+/// The flat indices of every in-scope entry [prunable], which random pruning draws from.
+func randomPruneCandidates(_ model: Model, scope: PruneScope) -> [Int] {
+    let layout = MaskLayout(model, scope: scope)
+    return layout.inScope.flatMap { layout.offsets[$0]..<layout.offsets[$0] + layout.counts[$0] }
+}
+
+/// Which candidates random pruning takes at `ratio`: the first round(ratio n) of a permutation seeded by (seed, ratio).
+func randomPruneOrder(_ n: Int, ratio: Double, seed: UInt64) -> ArraySlice<Int> {
+    var rng = RandomStream("random-prune", seed, ratio)
+    return rng.permutation(n)[..<pruneCount(ratio, of: n)]
 }
 
 /// Global L1 masks pruning exactly `count` in-scope entries; entries an existing

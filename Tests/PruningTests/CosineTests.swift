@@ -45,6 +45,12 @@ final class CosineTests: XCTestCase {
             XCTAssertEqual(point.cosine, cosineSimilarity(m, pruned(m, masks: pruneMasks(m, ratio: point.ratio, method: .l1, scope: scope))), accuracy: 1e-12)
         }
         XCTAssertGreaterThan(curve[1].cosine, 0)   // biases survive
+        for method in [PruneMethod.layerwise, .random] {   // the shortcut against pruning and measuring
+            for point in cosineCurve(m, method: method, seed: 1, scope: scope, ratios: [0, 0.3, 0.5, 0.97, 1]) {
+                let masks = pruneMasks(m, ratio: point.ratio, method: method, seed: 1, scope: scope)
+                XCTAssertEqual(point.cosine, cosineSimilarity(m, pruned(m, masks: masks)), accuracy: 1e-9, "\(method) at \(point.ratio)")
+            }
+        }
         let random = cosineCurve(m, method: .random, seed: 1, ratios: [0.5])
         // A random half keeps about half the energy: cos ~ sqrt(0.5), far below L1's.
         XCTAssertEqual(random[0].cosine, 0.5.squareRoot(), accuracy: 0.02)

@@ -59,6 +59,21 @@ for n in 2 3; do
   metrics "$WORK/r$n/tiny/results.jsonl" > "$WORK/m$n"
   check "metrics on $n ranks byte-identical to 1 rank" cmp -s "$WORK/m1" "$WORK/m$n"
 done
+# The same for resnet20 (BatchNorm, crop-flip augmentation) on a small subset
+RESNET=$PWD/Tests/sweep/resnet20-tiny.toml
+resnet_ranks() {
+  local n=$1 out=$WORK/rn$n
+  if [[ $n -eq 1 ]]; then "$BIN" run "$RESNET" --results "$out" 2>"$out.log"
+  else timeout 900 mpirun -np "$n" "$BIN" run "$RESNET" --results "$out" 2>"$out.log"; fi
+  metrics "$out/resnet20-tiny/results.jsonl" >"$WORK/mrn$n"
+  [[ -s $WORK/mrn$n ]] && ! grep -q '"failed"' "$WORK/mrn$n"
+}
+for n in 1 2 3; do
+  check "resnet20 sweep completes on $n rank(s), no task failed" resnet_ranks "$n"
+done
+for n in 2 3; do
+  check "resnet20 metrics on $n ranks byte-identical to 1 rank" cmp -s "$WORK/mrn1" "$WORK/mrn$n"
+done
 check "rerun of a finished sweep does nothing" "$BIN" run "$SWEEP" --results "$WORK/r1"
 check "journal unchanged by the rerun" exactly_once "$WORK/r1/tiny/results.jsonl"
 check "manifest records two runs" python3 -c "

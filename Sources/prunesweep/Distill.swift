@@ -143,13 +143,14 @@ struct Compare: ParsableCommand {
     @Argument(help: "Model B (.safetensors).") var b: String
     @Option(help: "A control student (.safetensors): adds its error-copying figures against A.") var control: String?
     @Option(help: "Also write the metrics as JSON here.") var json: String?
+    @Option(help: "The architecture of files that do not name it (PyTorch state_dicts under PyTorch's names).") var arch: Architecture?
     @OptionGroup var dataOptions: DataOptions
 
     func run() throws {
         let test = try dataOptions.load(.test)
-        let ma = try loadModel(a, for: test), mb = try loadModel(b, for: test)
+        let ma = try loadModel(a, for: test, arch: arch), mb = try loadModel(b, for: test, arch: arch)
         let start = Date(), cpuStart = cpuSeconds()
-        let fm = try control.map { FunctionalMetrics.compare(teacher: ma, student: mb, control: try loadModel($0, for: test), on: test) }
+        let fm = try control.map { FunctionalMetrics.compare(teacher: ma, student: mb, control: try loadModel($0, for: test, arch: arch), on: test) }
             ?? FunctionalMetrics.compare(ma, mb, on: test)
         print("A = \(a) (\(ma.architecture)), B = \(b) (\(mb.architecture)), \(fm.examples) test examples, \(String(format: "%.2f s (%.2f s CPU)", Date().timeIntervalSince(start), cpuSeconds() - cpuStart))")
         print(describe(fm))

@@ -5,8 +5,10 @@
 
 // 16 images per step: one AVX-512 register, two AVX2 or four SSE ones.
 #define LANES 16
-// Outputs per step: 8 accumulators plus the input vector fit AVX-512's 32 registers with room to spare.
+// Outputs per step: 8 x 2 accumulators plus the inputs fit AVX-512's 32 registers;
+// with 16 registers (AVX2) 6 x 1 do (each vector is two registers there).
 #define BLOCK 8
+#define NARROW_BLOCK 6
 typedef float vf __attribute__((vector_size(4 * LANES), aligned(4)));
 typedef int32_t vi __attribute__((vector_size(4 * LANES), aligned(4)));
 typedef uint8_t vb __attribute__((vector_size(LANES), aligned(1)));
@@ -28,6 +30,20 @@ static int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }
 #define store(p, v, n) do { vf v_ = (v); memcpy((p), &v_, (size_t)(n) * sizeof(float)); } while (0)
 // Lane sum in a fixed order: the same bits every run.
 #define lane_sum(v) ({ vf v_ = (v); float s_ = 0; for (int i_ = 0; i_ < LANES; i_++) s_ += v_[i_]; s_; })
+
+// Whether the CPU has AVX-512's 32 vector registers: the register blocks are sized by it
+// (the sums do not depend on it: every accumulator adds its terms in the same order).
+static int wide = -1;
+static int wide_registers(void) {
+#if defined(__x86_64__)
+    if (wide < 0) { __builtin_cpu_init(); wide = __builtin_cpu_supports("avx512f") ? 1 : 0; }
+#else
+    if (wide < 0) wide = 1;
+#endif
+    return wide;
+}
+
+void ps_set_wide_registers(int on) { wide = on; }
 
 static void *checked_malloc(size_t bytes) {
     void *p = malloc(bytes ? bytes : 1);
@@ -56,18 +72,18 @@ INLINE void gmac(const float *src, const int64_t *off, const float *w, const int
 
 // gmac over all `batch` lanes, with NJ and the lane counts as compile-time constants.
 INLINE void gmac_lanes(const float *src, const int64_t *off, const float *w, const int64_t *woff, int64_t taps,
-                       const float *init, float *out, int64_t out_stride, int64_t nj, int64_t batch) {
+                       const float *init, float *out, int64_t out_stride, int64_t nj, int64_t batch, int wide) {
     for (int64_t b0 = 0; b0 < batch; ) {
         const int64_t left = batch - b0;
 #define CASE(J) \
     case J: \
-        if (left >= 2 * LANES) gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 2, LANES); \
+        if (wide && left >= 2 * LANES) gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 2, LANES); \
         else if (left >= LANES) gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 1, LANES); \
         else gmac(src + b0, off, w, woff, taps, init, out + b0, out_stride, J, 1, (int)left); \
         break;
         switch (nj) { CASE(1) CASE(2) CASE(3) CASE(4) CASE(5) CASE(6) CASE(7) CASE(8) }
 #undef CASE
-        b0 += left >= 2 * LANES ? 2 * LANES : LANES;
+        b0 += wide && left >= 2 * LANES ? 2 * LANES : LANES;
     }
 }
 
@@ -75,6 +91,7 @@ INLINE void gmac_lanes(const float *src, const int64_t *off, const float *w, con
 CLONED void ps_conv_forward(const ps_conv_shape *s, const float *x, const float *weight, const float *bias, float *y) {
     const int64_t B = s->batch, C = s->inChannels, H = s->height, W = s->width, O = s->outChannels;
     const int64_t OH = s->outHeight, OW = s->outWidth, K = s->kernel, taps = C * K * K;
+    const int wide = wide_registers(), block = wide ? BLOCK : NARROW_BLOCK;
     float *wt = checked_malloc((size_t)(taps * O) * sizeof(float));  // [tap, o]: a step's weights side by side
     int64_t *off = checked_malloc((size_t)taps * sizeof(int64_t)), *woff = checked_malloc((size_t)taps * sizeof(int64_t));
     for (int64_t o = 0; o < O; o++)
@@ -93,9 +110,9 @@ CLONED void ps_conv_forward(const ps_conv_shape *s, const float *x, const float 
                         woff[n++] = ((c * K + ki) * K + kj) * O;
                     }
                 }
-            for (int64_t o0 = 0; o0 < O; o0 += BLOCK)
+            for (int64_t o0 = 0; o0 < O; o0 += block)
                 gmac_lanes(x, off, wt + o0, woff, n, bias + o0, y + ((o0 * OH + oy) * OW + ox) * B, OH * OW * B,
-                           min64(BLOCK, O - o0), B);
+                           min64(block, O - o0), B, wide);
         }
     free(wt), free(off), free(woff);
 }
@@ -105,6 +122,7 @@ CLONED void ps_conv_forward(const ps_conv_shape *s, const float *x, const float 
 CLONED void ps_conv_backward_input(const ps_conv_shape *s, const float *dy, const float *weight, float *dx) {
     const int64_t B = s->batch, C = s->inChannels, H = s->height, W = s->width, O = s->outChannels;
     const int64_t OH = s->outHeight, OW = s->outWidth, K = s->kernel, taps = O * K * K, stride = s->stride;
+    const int wide = wide_registers(), block = wide ? BLOCK : NARROW_BLOCK;
     float *wt = checked_malloc((size_t)(taps * C) * sizeof(float));  // [o, ki, kj, c]
     int64_t *off = checked_malloc((size_t)taps * sizeof(int64_t)), *woff = checked_malloc((size_t)taps * sizeof(int64_t));
     for (int64_t o = 0; o < O; o++)
@@ -124,17 +142,20 @@ CLONED void ps_conv_backward_input(const ps_conv_shape *s, const float *dy, cons
                         woff[n++] = ((o * K + ki) * K + kj) * C;
                     }
                 }
-            for (int64_t c0 = 0; c0 < C; c0 += BLOCK)
+            for (int64_t c0 = 0; c0 < C; c0 += block)
                 gmac_lanes(dy, off, wt + c0, woff, n, NULL, dx + ((c0 * H + iy) * W + ix) * B, H * W * B,
-                           min64(BLOCK, C - c0), B);
+                           min64(block, C - c0), B, wide);
         }
     free(wt), free(off), free(woff);
 }
 
 // The weight gradient takes taps TAPS columns (kj) at a time and outputs WBLOCK at a time:
-// 20 accumulators, and each loaded vector feeds 4 or 5 of them.
+// 20 accumulators, and each loaded vector feeds 4 or 5 of them; with 16 registers
+// NARROW_TAPS x NARROW_WBLOCK.
 #define TAPS 5
 #define WBLOCK 4
+#define NARROW_TAPS 3
+#define NARROW_WBLOCK 2
 
 // x with the padding written out as zeros, widened with zero columns so that
 // every tap block of every output pixel reads inside it: [C, hp, wp, B]
@@ -154,14 +175,14 @@ static const float *padded(const ps_conv_shape *s, const float *x, int64_t hp, i
     return xp;
 }
 
-// For taps (c, ki, kj0..kj0+TAPS), outputs o0..o0+NJ and output rows [oy0, oy1), per lane:
+// For taps (c, ki, kj0..kj0+NT), outputs o0..o0+NJ and output rows [oy0, oy1), per lane:
 // part[k][o] += sum_{oy,ox} dy[o, oy, ox, b] xp[c, oy*stride + ki, ox*stride + kj0 + k, b].
 INLINE void weight_taps(const ps_conv_shape *s, const float *xp, int64_t hp, int64_t wp, const float *dy, vf *part,
-                        int64_t c, int64_t ki, int64_t kj0, int64_t o0, int64_t oy0, int64_t oy1, const int NJ) {
+                        int64_t c, int64_t ki, int64_t kj0, int64_t o0, int64_t oy0, int64_t oy1, const int NT, const int NJ) {
     const int64_t B = s->batch, O = s->outChannels, OH = s->outHeight, OW = s->outWidth;
     const int64_t stride = s->stride, plane = OH * OW * B;
     vf acc[TAPS][WBLOCK];
-    for (int k = 0; k < TAPS; k++)
+    for (int k = 0; k < NT; k++)
         for (int j = 0; j < NJ; j++) acc[k][j] = part[k * O + o0 + j];
     for (int64_t oy = oy0; oy < oy1; oy++) {
         const float *row = xp + ((c * hp + oy * stride + ki) * wp + kj0) * B;
@@ -172,13 +193,13 @@ INLINE void weight_taps(const ps_conv_shape *s, const float *xp, int64_t hp, int
                 vf d[WBLOCK];
                 if (n == LANES) {
                     for (int j = 0; j < NJ; j++) d[j] = load(g + j * plane + b0, LANES);
-                    for (int k = 0; k < TAPS; k++) {
+                    for (int k = 0; k < NT; k++) {
                         const vf v = load(xq + k * B + b0, LANES);
                         for (int j = 0; j < NJ; j++) acc[k][j] += d[j] * v;
                     }
                 } else {
                     for (int j = 0; j < NJ; j++) d[j] = load(g + j * plane + b0, n);
-                    for (int k = 0; k < TAPS; k++) {
+                    for (int k = 0; k < NT; k++) {
                         const vf v = load(xq + k * B + b0, n);
                         for (int j = 0; j < NJ; j++) acc[k][j] += d[j] * v;
                     }
@@ -186,13 +207,14 @@ INLINE void weight_taps(const ps_conv_shape *s, const float *xp, int64_t hp, int
             }
         }
     }
-    for (int k = 0; k < TAPS; k++)
+    for (int k = 0; k < NT; k++)
         for (int j = 0; j < NJ; j++) part[k * O + o0 + j] = acc[k][j];
 }
 
 CLONED void ps_conv_backward_weight(const ps_conv_shape *s, const float *x, const float *dy, float *dweight, float *dbias) {
     const int64_t B = s->batch, C = s->inChannels, O = s->outChannels, K = s->kernel, OH = s->outHeight, OW = s->outWidth;
-    const int64_t hp = s->height + 2 * s->padding, kp = (K + TAPS - 1) / TAPS * TAPS;
+    const int wide = wide_registers(), taps = wide ? TAPS : NARROW_TAPS, wblock = wide ? WBLOCK : NARROW_WBLOCK;
+    const int64_t hp = s->height + 2 * s->padding, kp = (K + taps - 1) / taps * taps;
     const int64_t wp = max64(s->width + 2 * s->padding, (OW - 1) * s->stride + kp);
     const float *xp = padded(s, x, hp, wp);
     // per-lane partial sums [c, ki, kj < kp, o], summed over lanes once at the end
@@ -213,10 +235,13 @@ CLONED void ps_conv_backward_weight(const ps_conv_shape *s, const float *x, cons
         }
         for (int64_t c = 0; c < C; c++)
             for (int64_t ki = 0; ki < K; ki++)
-                for (int64_t o0 = 0; o0 < O; o0 += WBLOCK)
-                    for (int64_t kj0 = 0; kj0 < K; kj0 += TAPS) {
-#define CASE(J) case J: weight_taps(s, xp, hp, wp, dy, part + ((c * K + ki) * kp + kj0) * O, c, ki, kj0, o0, oy0, oy1, J); break;
-                        switch (min64(WBLOCK, O - o0)) { CASE(1) CASE(2) CASE(3) CASE(4) }
+                for (int64_t o0 = 0; o0 < O; o0 += wblock)
+                    for (int64_t kj0 = 0; kj0 < K; kj0 += taps) {
+                        vf *p = part + ((c * K + ki) * kp + kj0) * O;
+#define CASE(T, J) case T * 8 + J: weight_taps(s, xp, hp, wp, dy, p, c, ki, kj0, o0, oy0, oy1, T, J); break;
+                        switch (taps * 8 + min64(wblock, O - o0)) {
+                            CASE(TAPS, 1) CASE(TAPS, 2) CASE(TAPS, 3) CASE(TAPS, 4) CASE(NARROW_TAPS, 1) CASE(NARROW_TAPS, 2)
+                        }
 #undef CASE
                     }
     }

@@ -139,6 +139,29 @@ final class GradientTests: XCTestCase {
         XCTAssertLessThan(maxDiff(Array(gemm.weight.grad), dwDirect), 1e-4)
     }
 
+    /// The direct kernels' register blocks for 16 and for 32 vector registers add
+    /// every term in the same order: the same bits, whatever the CPU.
+    func testRegisterBlocksGiveTheSameBits() {
+        defer { ps_set_wide_registers(-1) }
+        for (c, o, stride) in [(3, 16, 1), (16, 32, 2), (13, 7, 1)] {
+            let (oh, ow) = stride == 1 ? (7, 6) : (4, 3)
+            var s = ps_conv_shape(batch: 37, inChannels: Int64(c), height: 7, width: 6, outChannels: Int64(o), outHeight: Int64(oh),
+                                  outWidth: Int64(ow), kernel: 3, stride: Int64(stride), padding: 1)
+            let x = random([c, 7, 6, 37]), w = random([o, c, 3, 3]), b = random([o])
+            let dy = random([o, oh, ow, 37])
+            func run(wide: Int32) -> [[Float]] {
+                ps_set_wide_registers(wide)
+                var y = [Float](repeating: 0, count: dy.count), dx = [Float](repeating: 0, count: x.count)
+                var dw = [Float](repeating: 0, count: w.count), db = [Float](repeating: 0, count: o)
+                ps_conv_forward(&s, x.data, w.data, b.data, &y)
+                ps_conv_backward_input(&s, dy.data, w.data, &dx)
+                ps_conv_backward_weight(&s, x.data, dy.data, &dw, &db)
+                return [y, dx, dw, db]
+            }
+            XCTAssertEqual(run(wide: 1), run(wide: 0), "\(c) -> \(o), stride \(stride)")
+        }
+    }
+
     func testGlobalAvgPool() { checkLayer(GlobalAvgPool2d(), input: random([5, 3, 2, 17])) }
 
     func testBasicBlockIdentityShortcut() {

@@ -33,6 +33,10 @@ void ps_im2col_rows(const ps_conv_shape *s, const float *x, int64_t oh0, int64_t
 // dx += the adjoint of ps_im2col_rows applied to col (input gradient from dcol = weight^T x dy).
 void ps_col2im_rows(const ps_conv_shape *s, const float *col, int64_t oh0, int64_t rows, float *dx);
 
+// The convolutions' register blocks: 1 those for 32 vector registers (AVX-512), 0 for 16;
+// chosen from the CPU at first use. For tests: the sums are the same bits either way.
+void ps_set_wide_registers(int on);
+
 // dst [cols, rows] = src [rows, cols] transposed.
 void ps_transpose(const float *src, int64_t rows, int64_t cols, float *dst);
 #endif

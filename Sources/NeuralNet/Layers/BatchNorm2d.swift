@@ -63,7 +63,7 @@ public final class BatchNorm2d: Layer {
         var squares = [Double](repeating: 0, count: channels)
         x.data.withUnsafeBufferPointer { xp in
             for c in 0..<channels {
-                let m = Float(mean[c])
+                let m = SIMD8<Float>(repeating: Float(mean[c]))
                 squares[c] = channelSum(xp.baseAddress! + c * plane, plane) { ($0 - m) * ($0 - m) }
             }
         }
@@ -100,13 +100,8 @@ public final class BatchNorm2d: Layer {
             xhat.data.withUnsafeBufferPointer { h in
                 for c in 0..<channels {
                     let (gc, hc) = (g.baseAddress! + c * plane, h.baseAddress! + c * plane)
-                    var s = 0.0, sh = 0.0
-                    var i = 0
-                    while i < plane {   // Float partial sums per block of 256, Double across blocks
-                        var a: Float = 0, b: Float = 0
-                        for j in i..<min(plane, i + 256) { a += gc[j]; b += gc[j] * hc[j] }
-                        s += Double(a); sh += Double(b); i += 256
-                    }
+                    let s = channelSum(gc, plane) { $0 }
+                    let sh = channelProductSum(gc, hc, plane)
                     sums[c] = s; sums[channels + c] = sh
                     bias.grad[c] += Float(s)
                     weight.grad[c] += Float(sh)
@@ -147,14 +142,34 @@ public final class BatchNorm2d: Layer {
     }
 }
 
-/// sum f(p[i]) for i < n: Float sums of blocks of 256, added in Double.
+/// sum term(i) for i < n: eight Float lanes (vector(i) covers i ..< i + 8) over
+/// blocks of 256, each block's lanes added in Double. Lanes: a scalar Float sum
+/// does not vectorise.
 @inline(__always)
-func channelSum(_ p: UnsafePointer<Float>, _ n: Int, _ f: (Float) -> Float) -> Double {
+func laneSum(_ n: Int, vector: (Int) -> SIMD8<Float>, scalar: (Int) -> Float) -> Double {
     var total = 0.0, i = 0
     while i < n {
-        var s: Float = 0
-        for j in i..<min(n, i + 256) { s += f(p[j]) }
-        total += Double(s); i += 256
+        var lanes = SIMD8<Float>()
+        let end = min(n, i + 256)
+        while i + 8 <= end { lanes += vector(i); i += 8 }
+        while i < end { lanes[0] += scalar(i); i += 1 }
+        total += lanes.indices.reduce(0.0) { $0 + Double(lanes[$1]) }
     }
     return total
+}
+
+@inline(__always) func load8(_ p: UnsafePointer<Float>, _ i: Int) -> SIMD8<Float> {
+    UnsafeRawPointer(p + i).loadUnaligned(as: SIMD8<Float>.self)
+}
+
+/// sum f(p[i]) for i < n.
+@inline(__always)
+func channelSum(_ p: UnsafePointer<Float>, _ n: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) -> Double {
+    laneSum(n, vector: { f(load8(p, $0)) }, scalar: { f(SIMD8(repeating: p[$0]))[0] })
+}
+
+/// sum p[i] q[i] for i < n.
+@inline(__always)
+func channelProductSum(_ p: UnsafePointer<Float>, _ q: UnsafePointer<Float>, _ n: Int) -> Double {
+    laneSum(n, vector: { load8(p, $0) * load8(q, $0) }, scalar: { p[$0] * q[$0] })
 }

@@ -34,7 +34,7 @@ public struct BarChart {
         let groupWidth = (width - left - right) / Double(max(1, categories.count))
         let barWidth = groupWidth * 0.8 / Double(max(1, series.count))
         func py(_ v: Double) -> Double { plotBottom - v * (plotBottom - top) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        func f(_ v: Double) -> String { Fmt.fixed(v, 1) }
 
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"14\" role=\"img\">\n"
         s += "<title>\(xmlEscape(title))</title>\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"

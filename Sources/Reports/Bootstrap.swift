@@ -56,12 +56,11 @@ public struct Bootstrap: Sendable, Equatable {
         let means = resampledMeans(columns, using: &rng)
         let tail = (1 - confidence) / 2
         for k in columns.indices {
-            let sorted = means[k].sorted()
             // Clamped to the values' range: a percentile of means cannot leave it,
             // but a rounded sum can by an ulp.
             let lo = columns[k].min() ?? .nan, hi = columns[k].max() ?? .nan
-            out[k].lower = min(max(Bootstrap.percentile(sorted, tail), lo), hi)
-            out[k].upper = min(max(Bootstrap.percentile(sorted, 1 - tail), lo), hi)
+            out[k].lower = min(max(Bootstrap.percentile(means[k], tail), lo), hi)
+            out[k].upper = min(max(Bootstrap.percentile(means[k], 1 - tail), lo), hi)
             out[k].interval = .percentileBootstrap
         }
         return out
@@ -80,22 +79,25 @@ public struct Bootstrap: Sendable, Equatable {
 
     /// `resamples` means per column, each over n seeds drawn with replacement.
     func resampledMeans(_ columns: [[Double]], using rng: inout RandomStream) -> [[Double]] {
-        let m = columns.count, n = columns[0].count
-        var rows = [Double](repeating: 0, count: n * m)   // row-major: one seed's metrics side by side
-        for k in 0..<m { for i in 0..<n { rows[i * m + k] = columns[k][i] } }
+        // A seed's metrics side by side, sixteen to a vector (the last padded with
+        // zeros). Each is summed in draw order as one Double would be, sixteen at
+        // once in registers: a resample's seeds are drawn first, then each vector summed over them.
+        let m = columns.count, n = columns[0].count, w = (m + 15) / 16
+        var rows = [SIMD16<Double>](repeating: .zero, count: n * w)
+        for k in 0..<m { for i in 0..<n { rows[i * w + k / 16][k % 16] = columns[k][i] } }
         var means = [Double](repeating: 0, count: m * resamples)   // column k's resamples at k * resamples
-        var sums = [Double](repeating: 0, count: m)
+        var drawn = [Int](repeating: 0, count: n)   // the rows a resample draws
         rows.withUnsafeBufferPointer { rows in
             guard let first = rows.baseAddress else { return }
             means.withUnsafeMutableBufferPointer { means in
-                sums.withUnsafeMutableBufferPointer { sums in
+                drawn.withUnsafeMutableBufferPointer { drawn in
                     for b in 0..<resamples {
-                        for k in 0..<m { sums[k] = 0 }
-                        for _ in 0..<n {
-                            let row = first + Bootstrap.draw(n, &rng) * m
-                            for k in 0..<m { sums[k] += row[k] }
+                        for j in 0..<n { drawn[j] = Bootstrap.draw(n, &rng) * w }
+                        for q in 0..<w {
+                            var sums = SIMD16<Double>.zero
+                            for j in 0..<n { sums += first[drawn[j] + q] }
+                            for k in q * 16 ..< min(m, q * 16 + 16) { means[k * resamples + b] = sums[k % 16] / Double(n) }
                         }
-                        for k in 0..<m { means[k * resamples + b] = sums[k] / Double(n) }
                     }
                 }
             }
@@ -108,12 +110,43 @@ public struct Bootstrap: Sendable, Equatable {
         Int(rng.next().multipliedFullWidth(by: UInt64(n)).high)
     }
 
-    /// The q-quantile of sorted values, interpolating linearly between order
-    /// statistics (numpy.percentile's default).
-    static func percentile(_ sorted: [Double], _ q: Double) -> Double {
-        guard !sorted.isEmpty else { return .nan }
-        let h = Double(sorted.count - 1) * q, i = Int(h.rounded(.down))
-        guard i + 1 < sorted.count else { return sorted[sorted.count - 1] }
-        return sorted[i] + (h - Double(i)) * (sorted[i + 1] - sorted[i])
+    /// The q-quantile of the values, interpolating linearly between order
+    /// statistics (numpy.percentile's default). The two it needs are selected,
+    /// not sorted out: a report takes two quantiles of each metric of every cell.
+    static func percentile(_ values: [Double], _ q: Double) -> Double {
+        guard !values.isEmpty else { return .nan }
+        let h = Double(values.count - 1) * q, i = Int(h.rounded(.down))
+        var v = values
+        let low: Double, high: Double?
+        if v.contains(where: \.isNaN) {   // no order to select by: as a sort leaves them
+            v.sort()
+            (low, high) = (v[i], i + 1 < v.count ? v[i + 1] : nil)
+        } else {
+            (low, high) = (select(&v, i), v[(i + 1)...].min())
+        }
+        guard let high else { return low }
+        return low + (h - Double(i)) * (high - low)
+    }
+
+    /// Moves the k-th smallest value to v[k], smaller ones before it and larger
+    /// ones after it (Hoare's quickselect), and returns it.
+    static func select(_ values: inout [Double], _ k: Int) -> Double {
+        values.withUnsafeMutableBufferPointer { v in
+            var lo = 0, hi = v.count - 1
+            while lo < hi {
+                let pivot = v[(lo + hi) / 2]
+                var i = lo, j = hi
+                while i <= j {
+                    while v[i] < pivot { i += 1 }
+                    while pivot < v[j] { j -= 1 }
+                    if i <= j {
+                        v.swapAt(i, j)
+                        i += 1; j -= 1
+                    }
+                }
+                if k <= j { hi = j } else if k >= i { lo = i } else { break }
+            }
+            return v[k]
+        }
     }
 }

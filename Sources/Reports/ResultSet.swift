@@ -33,12 +33,9 @@ public struct ResultSet {
 
     public init(records: [ResultRecord], badLines: [BadLine] = [], missing: [SweepTask] = [],
                 directories: [String] = [], sweepNames: [String] = [], notes: [String] = []) {
-        var latest: [String: Int] = [:]
-        var merged: [ResultRecord] = []
-        for r in records {
-            if let i = latest[r.task] { merged[i] = r } else { latest[r.task] = merged.count; merged.append(r) }
-        }
-        self.records = merged; self.badLines = badLines; self.missing = missing
+        var latest = LatestRecords()
+        for r in records { latest.add(r) }
+        self.records = latest.records; self.badLines = badLines; self.missing = missing
         self.directories = directories; self.sweepNames = sweepNames; self.notes = notes
     }
 
@@ -53,7 +50,7 @@ public struct ResultSet {
 
     public static func load(_ dirs: [String]) throws -> ResultSet {
         guard !dirs.isEmpty else { throw ReportError("no results directory given") }
-        var records: [ResultRecord] = [], bad: [BadLine] = [], notes: [String] = [], names: [String] = []
+        var latest = LatestRecords(), bad: [BadLine] = [], notes: [String] = [], names: [String] = []
         var graphTasks: [SweepTask] = [], seen = Set<String>(), checkpoints: [CheckpointSummary] = []
         for dir in dirs {
             let files = try journals(in: dir)
@@ -63,10 +60,7 @@ public struct ResultSet {
             }
             var count = 0
             for f in files {
-                let j = Journal.read(f)
-                records += j.records
-                count += j.records.count
-                bad += j.bad.map { BadLine(file: f, line: $0.line, problem: $0.problem) }
+                bad += Journal.read(f) { latest.add($0); count += 1 }.map { BadLine(file: f, line: $0.line, problem: $0.problem) }
             }
             guard count > 0 else {
                 throw ReportError(files.isEmpty
@@ -82,7 +76,8 @@ public struct ResultSet {
                 notes.append("\(e.description); missing tasks of this directory are not listed")
             }
         }
-        var set = ResultSet(records: records, badLines: bad, directories: dirs, sweepNames: names, notes: notes)
+        var set = ResultSet(records: [], badLines: bad, directories: dirs, sweepNames: names, notes: notes)
+        set.records = latest.records
         set.checkpoints = checkpoints
         let have = Set(set.records.map(\.task))
         set.missing = graphTasks.filter { !have.contains($0.id) }
@@ -113,4 +108,14 @@ public struct ResultSet {
     }
 
     public var problems: [ResultRecord] { records.filter { $0.status != .done } }
+}
+
+/// The latest record per task (a task's last line wins), in order of first appearance.
+struct LatestRecords {
+    private(set) var records: [ResultRecord] = []
+    private var index: [String: Int] = [:]
+
+    mutating func add(_ r: ResultRecord) {
+        if let i = index[r.task] { records[i] = r } else { index[r.task] = records.count; records.append(r) }
+    }
 }

@@ -101,7 +101,7 @@ public struct SVGPlot {
         let plotBottom = height - bottom - legend.height
         func px(_ v: Double) -> Double { left + (v - x.lowerBound) / (x.upperBound - x.lowerBound) * (width - left - right) }
         func py(_ v: Double) -> Double { plotBottom - (v - y.lowerBound) / (y.upperBound - y.lowerBound) * (plotBottom - top) }
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        func f(_ v: Double) -> String { Fmt.fixed(v, 1) }
         func inside(_ p: (x: Double, y: Double)) -> Bool { p.x.isFinite && p.y.isFinite }
 
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"14\" role=\"img\">\n"
@@ -183,7 +183,7 @@ public struct SVGPlot {
     var clipID: String { String(title.unicodeScalars.reduce(UInt32(5381)) { ($0 &* 33) &+ $1.value }, radix: 16) }
 
     static func marker(_ st: Style, at p: (Double, Double), size r: Double) -> String {
-        func f(_ v: Double) -> String { String(format: "%.1f", v) }
+        func f(_ v: Double) -> String { Fmt.fixed(v, 1) }
         let (x, y) = p, c = st.color
         switch st.marker {
         case .none: return ""

@@ -14,7 +14,33 @@ public struct Table {
 
 /// Number formats of the report. Accuracies, ratios and agreements are shown in %.
 enum Fmt {
-    static func num(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? String(format: "%.\(digits)f", v) : (v.isNaN ? "–" : (v > 0 ? "inf" : "-inf")) }
+    static func num(_ v: Double, _ digits: Int = 3) -> String { v.isFinite ? fixed(v, digits) : (v.isNaN ? "–" : (v > 0 ? "inf" : "-inf")) }
+
+    /// What String(format: "%.<digits>f", v) writes: v's exact value rounded
+    /// half to even, as printf rounds it; worked out in integers for up to 3
+    /// digits (a large sweep's plots have a million points, and Foundation's
+    /// formatting costs a microsecond a number).
+    static func fixed(_ v: Double, _ digits: Int) -> String {
+        let m = v.exponentBitPattern == 0 ? v.significandBitPattern : v.significandBitPattern | 1 << 52
+        let e = max(Int(v.exponentBitPattern), 1) - 1075   // |v| = m * 2^e
+        guard v.isFinite, (0...3).contains(digits), e <= 0 else { return String(format: "%.\(digits)f", v) }
+        var scaled = m   // times 10^digits: below 2^63
+        for _ in 0..<digits { scaled *= 10 }
+        var q: UInt64 = 0   // |v| * 10^digits, rounded
+        if -e < 64 {   // else below one half
+            q = scaled >> -e
+            if e < 0 {
+                let rest = scaled & (1 << -e - 1), half: UInt64 = 1 << (-e - 1)
+                if rest > half || (rest == half && q & 1 == 1) { q += 1 }
+            }
+        }
+        var text = String(q)
+        if digits > 0 {
+            text = String(repeating: "0", count: max(0, digits + 1 - text.count)) + text
+            text.insert(".", at: text.index(text.endIndex, offsetBy: -digits))
+        }
+        return v.sign == .minus ? "-" + text : text
+    }
 
     /// "mean [lower, upper]"; with fewer than 3 seeds "mean (n < 3: the values)".
     static func summary(_ s: Summary?, _ values: [Double]?, percent: Bool, digits: Int? = nil) -> String {
@@ -37,7 +63,7 @@ enum Fmt {
 
     static func p(_ p: Double) -> String {
         guard p.isFinite else { return "–" }
-        return p < 1e-4 ? String(format: "%.1e", p) : String(format: "%.4f", p)
+        return p < 1e-4 ? String(format: "%.1e", p) : fixed(p, 4)
     }
 }
 
@@ -50,8 +76,10 @@ public enum Tables {
     static func cellColumns(_ a: Analysis) -> [String] {
         (Set(a.cells.map(\.variant)).count > 1 ? ["variant"] : []) + ["method", "teacher", "ratio"]
     }
-    static func cellKey(_ c: Cell, _ a: Analysis) -> [String] {
-        (Set(a.cells.map(\.variant)).count > 1 ? [c.variant] : []) + [c.method.rawValue, c.teacher.description, c.ratio.description]
+    /// A cell's key columns (the variants worked out once, not per cell).
+    static func cellKey(_ a: Analysis) -> (Cell) -> [String] {
+        let variants = Set(a.cells.map(\.variant)).count > 1
+        return { c in (variants ? [c.variant] : []) + [c.method.rawValue, c.teacher.description, c.ratio.description] }
     }
     /// The key columns of the unpruned parent's row.
     static func parentKey(_ a: Analysis) -> [String] {
@@ -96,7 +124,7 @@ public enum Tables {
                      note: "Mean over seeds [95 % bootstrap interval]; accuracy in %, its change (Δ) in percentage points. Δ is taken seed by seed "
                          + "against the trial's own parent, then averaged. Before: the pruned net; after: fine-tuned with the teacher.",
                      header: cellColumns(a) + ["seeds", "accuracy before %", "Δ before (pp)", "accuracy after %", "Δ after (pp)", "loss after", "Δ loss"],
-                     rows: [parent] + a.cells.map { c in cellKey(c, a) + [String(c.n)] + metrics.map { Fmt.cell(c, $0) } })
+                     rows: [parent] + a.cells.map { [key = cellKey(a)] c in key(c) + [String(c.n)] + metrics.map { Fmt.cell(c, $0) } })
     }
 
     public static func cost(_ a: Analysis) -> Table {
@@ -108,7 +136,7 @@ public enum Tables {
                          + "multiply-adds (\(a.cost.denseMultiplyAdds) per image) / multiply-adds of the nonzero weights, counted per layer "
                          + "(see Method).",
                      header: cellColumns(a) + ["seeds", "resolved ratio %", "sparsity %", "cosine to parent", "compression ×", "speed-up ×"],
-                     rows: [parent] + a.cells.map { c in cellKey(c, a) + [String(c.n)] + metrics.map { Fmt.cell(c, $0) } })
+                     rows: [parent] + a.cells.map { [key = cellKey(a)] c in key(c) + [String(c.n)] + metrics.map { Fmt.cell(c, $0) } })
     }
 
     public static func similarity(_ a: Analysis) -> Table {
@@ -117,7 +145,7 @@ public enum Tables {
                      note: "Agreement: % of test images given the same class; JS: Jensen-Shannon divergence of the predicted distributions (bits, "
                          + "lower = closer); CKA: linear CKA of the penultimate activations. Teacher columns only for model teachers other than the parent.",
                      header: cellColumns(a) + ["seeds", "agreement parent %", "JS parent", "CKA parent", "agreement teacher %", "JS teacher", "CKA teacher"],
-                     rows: a.cells.map { c in cellKey(c, a) + [String(c.n)] + m.map { Fmt.cell(c, .recorded($0)) } })
+                     rows: a.cells.map { [key = cellKey(a)] c in key(c) + [String(c.n)] + m.map { Fmt.cell(c, .recorded($0)) } })
     }
 
     public static func comparisons(_ a: Analysis) -> Table {
@@ -147,11 +175,12 @@ public enum Tables {
     }
 
     public static func problems(_ set: ResultSet) -> Table {
-        var rows = set.problems.map { r in [r.status.rawValue, r.task, r.label, r.error ?? "", r.host] }
+        let problems = set.problems
+        var rows = problems.map { r in [r.status.rawValue, r.task, r.label, r.error ?? "", r.host] }
         rows += set.missing.map { t in ["missing", t.id, t.label, "no line in any journal (not run yet, or lost)", ""] }
         return Table(id: "problems", title: "Failed, skipped and missing tasks",
-                     note: rows.isEmpty ? "None: every task of the sweep finished." : "\(set.problems.filter { $0.status == .failed }.count) failed, "
-                         + "\(set.problems.filter { $0.status != .failed }.count) skipped, \(set.missing.count) missing.",
+                     note: rows.isEmpty ? "None: every task of the sweep finished." : "\(problems.filter { $0.status == .failed }.count) failed, "
+                         + "\(problems.filter { $0.status != .failed }.count) skipped, \(set.missing.count) missing.",
                      header: ["status", "task", "label", "error", "host"], rows: rows)
     }
 
@@ -166,8 +195,8 @@ public enum Tables {
     public static func terminal(_ a: Analysis) -> String {
         let header = cellColumns(a) + ["n", "acc before %", "acc after %", "Δ after pp"]
         let parent = parentKey(a) + [String(a.parents.count), Fmt.parent(a, .accuracy), Fmt.parent(a, .accuracy), "–"]
-        let rows = [parent] + a.cells.map { c in
-            cellKey(c, a) + [String(c.n)] + [CellMetric.recorded(.accuracyBefore), .recorded(.accuracyAfter), .accuracyAfterChange].map { Fmt.cell(c, $0) }
+        let rows = [parent] + a.cells.map { [key = cellKey(a)] c in
+            key(c) + [String(c.n)] + [CellMetric.recorded(.accuracyBefore), .recorded(.accuracyAfter), .accuracyAfterChange].map { Fmt.cell(c, $0) }
         }
         let widths = header.indices.map { i in ([header[i]] + rows.map { $0[i] }).map(\.count).max() ?? 0 }
         func line(_ r: [String]) -> String {

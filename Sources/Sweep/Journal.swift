@@ -158,36 +158,51 @@ public final class Journal: @unchecked Sendable {   // the writer's state is beh
     }
 
     /// The records of a journal; lines that do not parse are returned with their
-    /// line numbers (a torn last line among them), not fatal. Lines 0.1.0 wrote
-    /// (journal format 1) are converted (see LegacyJournal). Lines are decoded
-    /// on every core: a report reads journals of 100,000 lines.
+    /// line numbers (a torn last line among them), not fatal.
     public static func read(_ path: String) -> (records: [ResultRecord], bad: [(line: Int, problem: String)]) {
-        guard let data = FileManager.default.contents(atPath: path) else { return ([], []) }
-        let lines = nonEmptyLines(data)
-        var parsed = [ParsedLine](repeating: .bad(""), count: lines.count)
-        parsed.withUnsafeMutableBufferPointer { out in
-            nonisolated(unsafe) let out = out   // each worker writes its own indices
-            let workers = max(1, min(ProcessInfo.processInfo.activeProcessorCount, lines.count / 512))
-            DispatchQueue.concurrentPerform(iterations: workers) { w in
-                let decoder = JSONDecoder()
-                for i in stride(from: w * lines.count / workers, to: (w + 1) * lines.count / workers, by: 1) {
-                    out[i] = ParsedLine(data[lines[i].bytes], decoder)
+        var records: [ResultRecord] = []
+        let bad = read(path) { records.append($0) }
+        return (records, bad)
+    }
+
+    /// Hands the records of a journal to `take` in order, reading the file a
+    /// chunk at a time (memory does not grow with the file) and decoding each
+    /// chunk's lines on every core: a report reads journals of 10^6 lines.
+    /// Returns the lines that do not parse with their line numbers (a torn last
+    /// line among them). Lines 0.1.0 wrote (journal format 1) are converted
+    /// (see LegacyJournal) once all are read: records after the first such line wait for them.
+    @discardableResult
+    public static func read(_ path: String, _ take: (ResultRecord) -> Void) -> [(line: Int, problem: String)] {
+        var held: [(line: Int, parsed: ParsedLine)] = []
+        let memos = (0..<ProcessInfo.processInfo.activeProcessorCount).map { _ in LineDecoder.Memo() }
+        try? lines(path) { buffer, lines in
+            var parsed = [ParsedLine](repeating: .bad(""), count: lines.count)
+            parsed.withUnsafeMutableBufferPointer { out in
+                nonisolated(unsafe) let out = out, buffer = buffer, memos = memos   // each worker writes its own indices and memo; the chunk is read only
+                let workers = max(1, min(memos.count, lines.count / 512))
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let decoder = JSONDecoder()
+                    for i in stride(from: w * lines.count / workers, to: (w + 1) * lines.count / workers, by: 1) {
+                        let line = UnsafeRawBufferPointer(rebasing: buffer[lines[i].bytes])
+                        out[i] = LineDecoder.decode(ResultRecord.self, from: line, memo: memos[w]).map(ParsedLine.current) ?? ParsedLine(Data(line), decoder)
+                    }
                 }
             }
-        }
-        var bad: [(Int, String)] = []
-        let legacy = LegacyJournal(parsed.compactMap { if case .legacy(let l) = $0 { l } else { nil } })
-        var records: [ResultRecord] = []
-        records.reserveCapacity(parsed.count)
-        for (line, p) in zip(lines, parsed) {
-            switch p {
-            case .current(let r): records.append(r)
-            case .legacy(let old):
-                do { records.append(try legacy.convert(old)) } catch { bad.append((line.number, "\(error)")) }
-            case .bad(let problem): bad.append((line.number, problem))
+            for (line, p) in zip(lines, parsed) {
+                if held.isEmpty, case .current(let r) = p { take(r) } else { held.append((line.number, p)) }
             }
         }
-        return (records, bad.sorted { $0.0 < $1.0 })
+        var bad: [(line: Int, problem: String)] = []
+        let legacy = LegacyJournal(held.compactMap { if case .legacy(let l) = $0.parsed { l } else { nil } })
+        for (line, p) in held {
+            switch p {
+            case .current(let r): take(r)
+            case .legacy(let old):
+                do { take(try legacy.convert(old)) } catch { bad.append((line, "\(error)")) }
+            case .bad(let problem): bad.append((line, problem))
+            }
+        }
+        return bad.sorted { $0.line < $1.line }
     }
 
     enum ParsedLine {
@@ -204,22 +219,41 @@ public final class Journal: @unchecked Sendable {   // the writer's state is beh
         }
     }
 
-    /// The non-empty lines, numbered from 1, as byte ranges of `data` (memchr:
-    /// Data.split costs as much as decoding on a large journal).
-    static func nonEmptyLines(_ data: Data) -> [(number: Int, bytes: Range<Int>)] {
-        let newline = Int32(UInt8(ascii: "\n"))
-        return data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> [(number: Int, bytes: Range<Int>)] in
-            var out: [(number: Int, bytes: Range<Int>)] = []
-            guard let base = raw.baseAddress else { return out }
-            var start = 0, number = 1
-            while start < raw.count {
-                var end = raw.count
-                if let hit = memchr(base + start, newline, raw.count - start) { end = base.distance(to: UnsafeRawPointer(hit)) }
-                if end > start { out.append((number, data.startIndex + start ..< data.startIndex + end)) }
-                start = end + 1
-                number += 1
+    /// Reads a file 4 MiB at a time and hands over each chunk with its non-empty
+    /// lines, numbered from 1 (the last one even without its newline: a torn
+    /// line). A missing file has no lines; one that cannot be read throws.
+    static func lines(_ path: String, _ body: (UnsafeRawBufferPointer, [(number: Int, bytes: Range<Int>)]) throws -> Void) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            if errno == ENOENT { return }
+            throw SweepError("\(path): cannot read the journal: \(String(cString: strerror(errno)))")
+        }
+        defer { close(fd) }
+        var buffer = [UInt8](repeating: 0, count: 4 << 20)
+        var kept = 0, number = 1   // kept: bytes of an unfinished line at the buffer's start
+        var atEnd = false
+        while !atEnd {
+            if kept == buffer.count { buffer += [UInt8](repeating: 0, count: buffer.count) }   // a line longer than the buffer
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + kept, $0.count - kept) }
+            guard n >= 0 else { throw SweepError("\(path): cannot read the journal: \(String(cString: strerror(errno)))") }
+            atEnd = n == 0
+            let end = kept + n
+            try buffer.withUnsafeMutableBytes { raw in
+                var lines: [(number: Int, bytes: Range<Int>)] = [], start = 0
+                while start < end {
+                    var stop = end
+                    if let hit = memchr(raw.baseAddress! + start, Int32(UInt8(ascii: "\n")), end - start) {
+                        stop = UnsafeRawPointer(raw.baseAddress!).distance(to: UnsafeRawPointer(hit))
+                    } else if !atEnd { break }   // the rest of this line comes with the next read; at the end, a torn last line
+                    if stop > start { lines.append((number, start ..< stop)) }
+                    number += 1
+                    start = stop + 1
+                }
+                try body(UnsafeRawBufferPointer(raw), lines)
+                start = min(start, end)
+                kept = end - start
+                if kept > 0, start > 0 { memmove(raw.baseAddress!, raw.baseAddress! + start, kept) }
             }
-            return out
         }
     }
 }

@@ -82,5 +82,16 @@ final class BootstrapTests: XCTestCase {
         XCTAssertEqual(Bootstrap.percentile([1, 2, 3, 4], 0.025), 1.075, accuracy: 1e-12)
         XCTAssertEqual(Bootstrap.percentile([1, 2, 3, 4], 1), 4)
         XCTAssertEqual(Bootstrap.percentile([7], 0.3), 7)
+        var rng = RandomStream(seed: 5)
+        for n in [1, 2, 3, 10, 2000] {   // selected, not sorted: the same bits as from the sorted values, ties or not
+            for values in [(0..<n).map { _ in Double(rng.next() % 1000) / 7 }, (0..<n).map { _ in Double(rng.next() % 3) }] {
+                let sorted = values.sorted()
+                for q in [0, 0.025, 0.3, 0.5, 0.975, 1] {
+                    let h = Double(n - 1) * q, i = Int(h.rounded(.down))
+                    let want = i + 1 < n ? sorted[i] + (h - Double(i)) * (sorted[i + 1] - sorted[i]) : sorted[n - 1]
+                    XCTAssertEqual(Bootstrap.percentile(values, q).bitPattern, want.bitPattern, "n \(n), q \(q)")
+                }
+            }
+        }
     }
 }

@@ -6,6 +6,7 @@ import Pruning
 import FoundationXML
 #endif
 @testable import Reports
+import SeededRandom
 @testable import Sweep
 import XCTest
 
@@ -251,6 +252,18 @@ final class ReportsTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(checked, 40)
+    }
+
+    func testFixedFormatIsStringFormats() {
+        var rng = RandomStream(seed: 3)
+        var values: [Double] = [0, -0.0, 0.05, 0.15, 0.25, 0.125, 0.375, -0.05, -0.01, 2.5, -2.5, 2.675, 1.0005, 1e-9, 5e-324, -5e-324,
+                                123456.789, 4503599627370495.5, 9007199254740993, 1e300, -1e300, .infinity, -.infinity, .nan]
+        values += (0..<20000).map { _ in Double(Int64(bitPattern: rng.next()) % 2_000_000) / 997 }
+        values += (0..<20000).map { _ in Double(bitPattern: rng.next()) }   // every magnitude
+        values += (0..<20000).map { k in Double(k) / 8 - 1000 }   // ties
+        for v in values {
+            for digits in [0, 1, 2, 3, 4] { XCTAssertEqual(Fmt.fixed(v, digits), String(format: "%.\(digits)f", v)) }
+        }
     }
 
     func testFewerThanThreeSeedsShowTheirValuesNotABand() {

@@ -34,7 +34,7 @@ extension SweepFile {
     /// Every grid point's settings against this machine: threads per core, and
     /// the memory a rank needs against what is free now.
     public func checkMachine() throws {
-        for point in points() { try point.sweep.checkMachinePoint() }
+        for variant in settingVariants() { try variant.checkMachinePoint() }
     }
 
     func checkMachinePoint() throws {

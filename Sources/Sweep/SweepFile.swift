@@ -116,9 +116,9 @@ public struct SweepFile {
         if !sweep.axes.contains(where: { $0.name == "teachers" }) { sweep.axes.append(Axis(name: "teachers", values: [.teacher(.none)])) }
         if !sweep.axes.contains(where: { $0.name == "methods" }) { sweep.axes.append(Axis(name: "methods", values: [.method(.l1)])) }
         sweep.path = file
-        for point in sweep.points() {
-            try point.sweep.checkTraining(file: file)
-            try point.sweep.checkBounds()
+        for variant in sweep.settingVariants() {
+            try variant.checkTraining(file: file)
+            try variant.checkBounds()
         }
         return sweep
     }
@@ -150,33 +150,68 @@ public struct SweepFile {
         }
     }
 
-    /// Every grid point, in file order: the last axis varies fastest; zipped axes step together.
-    public func points() -> [GridPoint] {
-        // a "dimension" is one axis, or a zip group of axes walked together
+    /// Every grid point, in file order: the last axis varies fastest; zipped
+    /// axes step together. Walked, not listed: a grid may hold millions.
+    public func forEachPoint(_ body: (GridPoint) throws -> Void) rethrows {
+        try walk(dimensions(), body)
+    }
+
+    /// The grid's distinct settings: the sweep under each combination of its
+    /// setting axes ("finetune.lr" ...); seeds, ratios, teachers and methods
+    /// leave a point's settings as they are, so checks of settings walk these.
+    func settingVariants() -> [SweepFile] {
+        var out: [SweepFile] = []
+        walk(dimensions().filter { d in d.contains { $0.values.contains { if case .setting = $0 { true } else { false } } } }) { out.append($0.sweep) }
+        return out
+    }
+
+    /// How many points `forEachPoint` walks (Int.max past it).
+    public var pointCount: Int {
+        dimensions().reduce(1) { n, d in
+            let (m, overflow) = n.multipliedReportingOverflow(by: d.first?.values.count ?? 0)
+            return overflow ? .max : m
+        }
+    }
+
+    /// One axis, or a zip group of axes walked together, per dimension.
+    private func dimensions() -> [[Axis]] {
         var dims: [[Axis]] = []
         for a in axes {
             if let g = zips.first(where: { $0.contains(a.name) }) {
                 if !dims.contains(where: { $0.contains { $0.name == a.name } }) { dims.append(axes.filter { g.contains($0.name) }) }
             } else { dims.append([a]) }
         }
-        var out: [[AxisValue]] = [[]]
-        for d in dims {
-            let length = d.first?.values.count ?? 0
-            out = out.flatMap { prefix in (0..<length).map { i in prefix + d.map { $0.values[i] } } }
-        }
-        return out.map { values in
+        return dims
+    }
+
+    /// Every combination of the dimensions' values, the last varying fastest.
+    private func walk(_ dims: [[Axis]], _ body: (GridPoint) throws -> Void) rethrows {
+        let lengths = dims.map { $0.first?.values.count ?? 0 }
+        if lengths.contains(0) { return }
+        var at = [Int](repeating: 0, count: dims.count)
+        while true {
             var p = GridPoint(seed: 0, ratio: .optimal, teacher: .none, method: .l1, imp: nil, sweep: self)
-            for v in values {
-                switch v {
-                case .seed(let s): p.seed = s
-                case .ratio(let r): p.ratio = r
-                case .teacher(let t): p.teacher = t
-                case .method(let m): p.method = m
-                case .imp(let v): p.imp = v
-                case .setting(let s): s.apply(&p.sweep)
+            for (d, i) in zip(dims, at) {
+                for axis in d {
+                    switch axis.values[i] {
+                    case .seed(let s): p.seed = s
+                    case .ratio(let r): p.ratio = r
+                    case .teacher(let t): p.teacher = t
+                    case .method(let m): p.method = m
+                    case .imp(let v): p.imp = v
+                    case .setting(let s): s.apply(&p.sweep)
+                    }
                 }
             }
-            return p
+            try body(p)
+            var k = dims.count - 1
+            while k >= 0 {
+                at[k] += 1
+                if at[k] < lengths[k] { break }
+                at[k] = 0
+                k -= 1
+            }
+            if k < 0 { return }
         }
     }
 }

@@ -7,26 +7,33 @@ public struct TaskGraph {
     public private(set) var index: [String: Int] = [:]
 
     public init(_ sweep: SweepFile) {
-        var shared: [TaskSpec: String] = [:]   // parents and teachers by spec: an id costs an encoding
-        func sharedID(_ spec: TaskSpec) -> String {
-            if let id = shared[spec] { return id }
-            let t = SweepTask(spec)
-            shared[spec] = t.id
-            add(t)
-            return t.id
-        }
-        for p in sweep.points() {
+        let room = min(sweep.pointCount, 1 << 23) / 8 * 9   // trials and a few parents: no regrowth of a huge array
+        tasks.reserveCapacity(room)
+        index.reserveCapacity(room)
+        var teachers: [TrainSpec: String] = [:]
+        var trialIDs = TrialIDs()
+        sweep.forEachPoint { p in
             let s = p.sweep
             if let variant = p.imp {
                 addRounds(p, variant)
-                continue
+                return
             }
             let parent = TrainSpec(arch: s.arch, training: s.parent, data: s.data, seed: p.seed, checkpoint: s.checkpoint)
             let distils = p.teacher != .none || s.student == .scratch
             let trial = TrialSpec(parent: parent, ratio: p.ratio, method: p.method, teacher: p.teacher, student: s.student,
                                   finetune: s.finetune, kd: distils ? s.kd : nil, threads: s.threads)
-            let needs = [sharedID(.parent(parent))] + (trial.teacherSpec.map { [sharedID(.teacher($0))] } ?? [])
-            add(SweepTask(.trial(trial), needs: needs))
+            let ids = trialIDs.ids(trial)
+            if ids.newParent { add(SweepTask(.parent(parent), id: ids.parent, needs: [])) }
+            var needs = [ids.parent]
+            if let t = trial.teacherSpec {
+                if teachers[t] == nil {
+                    let task = SweepTask(.teacher(t))
+                    teachers[t] = task.id
+                    add(task)
+                }
+                needs.append(teachers[t]!)
+            }
+            add(SweepTask(.trial(trial), id: ids.trial, needs: needs))
         }
     }
 

@@ -134,8 +134,26 @@ public enum TaskSpec: Hashable, Sendable {
         case .trial(let t): body = t
         case .round(let r): body = r
         }
-        let json = (try? TaskSpec.canonicalEncoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? ""
-        return kind.rawValue + "-" + String(contentHash(kind.rawValue + "\u{1E}" + json).prefix(16))
+        let json = TaskSpec.canonicalJSON(body)
+        return TaskSpec.id(kind: kind) { $0.add(json) }
+    }
+
+    /// The id of the spec whose canonical JSON `feed` gives to the hasher
+    /// (after the part already in `start`, a `hasher(kind:)`'s continuation).
+    static func id(kind: TaskKind, after start: ContentHasher? = nil, canonicalJSON feed: (inout ContentHasher) -> Void) -> String {
+        var h = start ?? hasher(kind: kind)
+        feed(&h)
+        return kind.rawValue + "-" + h.firstLane
+    }
+
+    static func hasher(kind: TaskKind) -> ContentHasher {
+        var h = ContentHasher()
+        h.add(kind.rawValue + "\u{1E}")
+        return h
+    }
+
+    static func canonicalJSON(_ body: some Encodable) -> String {
+        (try? canonicalEncoder.encode(body)).map { String(decoding: $0, as: UTF8.self) } ?? ""
     }
 
     /// Ids of the tasks whose tensors this one needs: a trial needs its parent,
@@ -173,9 +191,9 @@ public struct SweepTask: Codable, Hashable, Sendable {
     public init(_ spec: TaskSpec) { self.init(spec, needs: spec.needs) }
 
     /// With its needs' ids already known (`spec.needs` encodes them again).
-    init(_ spec: TaskSpec, needs: [String]) {
+    init(_ spec: TaskSpec, id: String? = nil, needs: [String]) {
         self.spec = spec
-        id = spec.id
+        self.id = id ?? spec.id
         self.needs = needs
     }
 
@@ -220,15 +238,42 @@ extension TaskSpec {
 /// 128-bit FNV-1a (two 64-bit lanes) as 32 hex digits: the identity of a
 /// sweep file or a task's spec. Not cryptographic; stable everywhere.
 public func contentHash(_ bytes: [UInt8]) -> String {
-    var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
-    for x in bytes {
-        a = (a ^ UInt64(x)) &* 0x100_0000_01b3
-        b = (b ^ UInt64(x)) &* 0x100_0000_01b3 ^ (b >> 29)
-    }
-    return String(format: "%016llx%016llx", a, b)
+    var h = ContentHasher()
+    bytes.withUnsafeBufferPointer { h.add($0) }
+    return h.hex
 }
 
-public func contentHash(_ text: String) -> String { contentHash(Array(text.utf8)) }
+public func contentHash(_ text: String) -> String {
+    var h = ContentHasher()
+    h.add(text)
+    return h.hex
+}
+
+/// `contentHash` fed piece by piece: the pieces' hash is their concatenation's.
+public struct ContentHasher {
+    private var a: UInt64 = 0xcbf2_9ce4_8422_2325, b: UInt64 = 0x8422_2325_cbf2_9ce4
+
+    public mutating func add(_ bytes: UnsafeBufferPointer<UInt8>) {
+        for x in bytes {
+            a = (a ^ UInt64(x)) &* 0x100_0000_01b3
+            b = (b ^ UInt64(x)) &* 0x100_0000_01b3 ^ (b >> 29)
+        }
+    }
+
+    public mutating func add(_ text: String) {
+        var text = text
+        text.withUTF8 { add($0) }
+    }
+
+    public var hex: String { Self.hex16(a) + Self.hex16(b) }
+    /// The first lane's 16 digits: a task id's.
+    var firstLane: String { Self.hex16(a) }
+
+    private static func hex16(_ v: UInt64) -> String {
+        let digits = String(v, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
 
 extension CheckpointSource {
     /// The checkpoint at `path`, its headers checked and its files' CRC-32s taken.

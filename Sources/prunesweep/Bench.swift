@@ -49,9 +49,17 @@ struct TrainBench: ParsableCommand {
         let rate = median(rates)
         let flops = model.flopsPerImage.training
         let roof = measureSGEMM()
-        print(String(format: "%@ batch %d threads %d: %.0f images/s  %.2f MFLOP/image  %.1f GFLOP/s  sgemm %.1f GFLOP/s  roofline %.1f %%",
-                     arch.description, batch, dataOptions.threads, rate, flops / 1e6, flops * rate / 1e9, roof, 100 * flops * rate / 1e9 / roof))
+        print(String(format: "%@ batch %d threads %d: %.0f images/s  %.2f MFLOP/image  %.1f GFLOP/s  sgemm %.1f GFLOP/s  roofline %.1f %%  peak RSS %.0f MB",
+                     arch.description, batch, dataOptions.threads, rate, flops / 1e6, flops * rate / 1e9, roof, 100 * flops * rate / 1e9 / roof,
+                     peakResidentMB()))
     }
+}
+
+/// This process's peak resident memory so far.
+func peakResidentMB() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
 }
 
 /// Data-parallel training step over the world (run under mpirun -np N): step

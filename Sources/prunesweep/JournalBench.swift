@@ -37,9 +37,7 @@ struct JournalBench: ParsableCommand {
             line += String(format: "; full read (the report's) %d records %.2f s", records, Date().timeIntervalSince(t))
         }
         if let target = rewrite { line += try rewriteRate(to: target) }
-        var usage = rusage()
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        print(line + String(format: "; peak RSS %.0f MB", Double(usage.ru_maxrss) / 1024))
+        print(line + String(format: "; peak RSS %.0f MB", peakResidentMB()))
     }
 
     /// Lines queued at `rate` a second (in 1 ms steps), then flushed: durable

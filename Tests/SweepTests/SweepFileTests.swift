@@ -128,6 +128,24 @@ final class SweepFileTests: XCTestCase {
         XCTAssertNotEqual(SweepTask(.trial(spec)).id, t.id, "a trial of another parent is another trial")
     }
 
+    /// The graph assembles trial ids from cached field encodings (`TrialIDs`):
+    /// every one must equal the id of the spec encoded whole, over every kind
+    /// of field value (kd present or not, model teachers, odd ratios, axes of
+    /// settings, a scratch student, coarse labels).
+    func testGraphTrialIDsAreTheSpecsIDs() throws {
+        let grids = [
+            base + "methods = [\"l1\", \"random\", \"layerwise\"]\n\"finetune.lr\" = [0.01, 3e-4]\n",
+            "name = \"u\"\n[data]\ndir = \"/data/c/i\\\\x\"\nlabels = \"coarse\"\ntrain_subset = 700\n[parent]\narch = \"resnet20\"\nnesterov = true\naugment = \"crop-flip\"\n"
+                + "[finetune]\nstudent = \"scratch\"\n[kd]\ntemperature = 2.5\n[axes]\nseeds = [3]\n"
+                + "ratios = [0, 1, 0.1, 0.333333333333, 1e-7, \"safe\"]\nteachers = [\"none\", \"uniform\", \"gaussian\", \"lenet5\", \"mlp:30,10\"]\n",
+        ]
+        for text in grids {
+            let trials = TaskGraph(try SweepFile.parse(text, file: "s.toml")).tasks.filter { $0.kind == .trial }
+            XCTAssertGreaterThan(trials.count, 20)
+            for t in trials { XCTAssertEqual(t.id, t.spec.id, "\(t.label)") }
+        }
+    }
+
     /// [data] labels: parsed and checked; the default encodes as before it
     /// existed (ids of existing sweeps stay), coarse is another task.
     func testDataLabels() throws {

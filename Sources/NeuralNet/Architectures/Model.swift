@@ -174,6 +174,7 @@ public final class Model {
                 width = h
             }
             ls.append(Linear("fc\(hidden.count + 1)", width, classes))
+            (ls[0] as? Linear)?.computesInputGrad = false
             return ls
         case .resnet20: return resnet(channels, classes, stem: 16, stages: [(16, 3, 1), (32, 3, 2), (64, 3, 2)])
         case .resnet18: return resnet(channels, classes, stem: 64, stages: [(64, 2, 1), (128, 2, 2), (256, 2, 2), (512, 2, 2)])

@@ -3,6 +3,8 @@ public final class Linear: Layer {
     public let weight: Parameter
     public let bias: Parameter
     let inputs: Int, outputs: Int
+    /// False for the first layer: nobody needs dLoss/dImage.
+    public var computesInputGrad = true
     private var x: Tensor?
 
     public init(_ name: String, _ inputs: Int, _ outputs: Int) {
@@ -31,7 +33,7 @@ public final class Linear: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x else { fatalError("Linear.backward before a training forward") }
         let b = x.shape[0]
-        var dx = Tensor(zeros: x.shape)
+        var dx = Tensor(zeros: computesInputGrad ? x.shape : [0])
         dy.data.withUnsafeBufferPointer { dyp in
             x.data.withUnsafeBufferPointer { xp in
                 gemm(true, false, m: outputs, n: inputs, k: b, dyp.baseAddress!, xp.baseAddress!, weight.grad.baseAddress!, beta: 1)
@@ -39,6 +41,7 @@ public final class Linear: Layer {
             for r in 0..<b {
                 for o in 0..<outputs { bias.grad[o] += dyp[r * outputs + o] }
             }
+            guard computesInputGrad else { return }
             dx.data.withUnsafeMutableBufferPointer { dxp in
                 gemm(false, false, m: b, n: inputs, k: outputs, dyp.baseAddress!, weight.value.baseAddress!, dxp.baseAddress!)
             }

@@ -51,7 +51,6 @@ public enum Engine {
         }
         Compute.configure(threads: sweep.threads)
 
-        let graph = TaskGraph(sweep)
         let dir = "\(o.resultsDir)/\(sweep.name)"
         let suffix = o.shard.map { ".shard-\($0.index)-of-\($0.count)" } ?? ""
         let storeURL = o.storeURL ?? "file://\(absolute(dir))/store"
@@ -77,13 +76,13 @@ public enum Engine {
 
         let leaders = Array(stride(from: 0, to: world.size, by: sweep.groupSize))
 
+        let journalPath = "\(dir)/results\(suffix).jsonl"
+        // a journal that is not a regular file (a FIFO) would block both the read and the open
+        if world.rank == 0, FileManager.default.fileExists(atPath: journalPath) { _ = try InputFile.regularSize(journalPath) }
+        let (graph, read) = try TaskGraph.build(sweep, readingJournal: world.rank == 0 ? journalPath : nil)
         var coordinator: Coordinator?
         var manifest: Manifest?
-        if world.rank == 0 {
-            let journalPath = "\(dir)/results\(suffix).jsonl"
-            // a journal that is not a regular file (a FIFO) would block both the read and the open
-            if FileManager.default.fileExists(atPath: journalPath) { _ = try InputFile.regularSize(journalPath) }
-            let journalSoFar = try Journal.resume(journalPath)
+        if world.rank == 0, let journalSoFar = read {
             for b in journalSoFar.bad { logger.warning("\(journalPath):\(b.line): \(b.problem); ignored") }
             let strangers = journalSoFar.legacy.filter { graph[$0.task] == nil }
             guard strangers.isEmpty else {

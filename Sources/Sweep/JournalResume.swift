@@ -17,6 +17,8 @@ extension Journal {
     /// later line of a task wins; a 0.1.0 line counts only for a task no current line names.
     public static func resume(_ path: String) throws -> Resume {
         var out = Resume()
+        // room for a line per KiB (LeNet5's lines are 1.7 KiB): no rehashing of a million tasks as they come
+        out.outcomes.reserveCapacity(((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0) / 1024)
         var legacyLines: [LegacyJournal.Line] = [], legacyNumbers: [Int] = []
         let decoder = JSONDecoder()
         try lines(path) { buffer, lines in
@@ -45,5 +47,19 @@ extension Journal {
         }
         out.bad.sort { $0.line < $1.line }
         return out
+    }
+}
+
+extension TaskGraph {
+    /// The sweep's graph and, given a path, the journal read for resume on
+    /// another thread meanwhile: at 10^6 tasks each takes seconds.
+    public static func build(_ sweep: SweepFile, readingJournal path: String?) throws -> (TaskGraph, Journal.Resume?) {
+        guard let path else { return (TaskGraph(sweep), nil) }
+        nonisolated(unsafe) var read: Result<Journal.Resume, Error>?   // written by the thread before it signals
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { read = Result { try Journal.resume(path) }; done.signal() }
+        let graph = TaskGraph(sweep)
+        done.wait()
+        return (graph, try read!.get())
     }
 }

@@ -31,7 +31,7 @@ public final class Scheduler {
         var wanted = graph.tasks.indices.filter { only?.contains(graph.tasks[$0].id) ?? true }
         var isWanted = Array(repeating: only == nil, count: n)
         for i in wanted { isWanted[i] = true }
-        var k = 0
+        var k = only == nil ? wanted.count : 0   // all wanted already
         while k < wanted.count {
             for need in graph.tasks[wanted[k]].needs { if let j = graph.index[need], !isWanted[j] { isWanted[j] = true; wanted.append(j) } }
             k += 1

@@ -3,9 +3,10 @@ import Foundation
 import Sweep
 
 /// What resume costs on a long journal: the journal read for resume (states
-/// only), and with `--simulated-tasks` the graph and scheduler built over it
-/// as `run` does, and with `--full-read` every line decoded as the report
-/// reads it; wall seconds and the process's peak memory.
+/// only), and with `--simulated-tasks` the graph alone and then the whole
+/// resume as `run` does it (graph and read at once, then the scheduler), and
+/// with `--full-read` every line decoded as the report reads it; wall seconds
+/// and the process's peak memory.
 struct JournalBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "journal", abstract: "Resume's cost on a journal (bench scheduler --simulate-ranks writes long ones).")
     @Argument(help: "A results.jsonl.") var path: String
@@ -23,12 +24,15 @@ struct JournalBench: ParsableCommand {
         var line = String(format: "journal %@: %d lines, %.1f MB, %d tasks, %d unreadable: read for resume %.2f s",
                           path, resume.lines, Double(bytes) / 1e6, resume.outcomes.count, resume.bad.count, read)
         if let tasks = simulatedTasks {
+            let sweep = try SweepFile.parse(bytes: Array(SchedulerSimulation.sweepText(tasks: tasks).utf8), path: "simulated.toml")
             t = Date()
-            let graph = TaskGraph(try SweepFile.parse(bytes: Array(SchedulerSimulation.sweepText(tasks: tasks).utf8), path: "simulated.toml"))
-            let graphSeconds = Date().timeIntervalSince(t)
+            let graph = TaskGraph(sweep)
+            line += String(format: "; graph of %d tasks %.2f s", graph.tasks.count, Date().timeIntervalSince(t))
+            // as `run` resumes: the journal read while the graph builds, then the scheduler
             t = Date()
-            let s = Scheduler(graph: graph, finished: resume.outcomes)
-            line += String(format: "; graph of %d tasks %.2f s; scheduler %.2f s (%d left)", graph.tasks.count, graphSeconds,
+            let (again, read) = try TaskGraph.build(sweep, readingJournal: path)
+            let s = Scheduler(graph: again, finished: read?.outcomes ?? [:])
+            line += String(format: "; resume as run does it (read beside the graph, then the scheduler) %.2f s, %d tasks left",
                            Date().timeIntervalSince(t), s.count(.pending))
         }
         if fullRead {

@@ -134,18 +134,15 @@ public enum TaskSpec: Hashable, Sendable {
         case .trial(let t): body = t
         case .round(let r): body = r
         }
-        let json = TaskSpec.canonicalJSON(body)
-        return TaskSpec.id(kind: kind) { $0.add(json) }
+        var h = TaskSpec.hasher(kind: kind)
+        h.add(TaskSpec.canonicalJSON(body))
+        return TaskSpec.id(kind: kind, h)
     }
 
-    /// The id of the spec whose canonical JSON `feed` gives to the hasher
-    /// (after the part already in `start`, a `hasher(kind:)`'s continuation).
-    static func id(kind: TaskKind, after start: ContentHasher? = nil, canonicalJSON feed: (inout ContentHasher) -> Void) -> String {
-        var h = start ?? hasher(kind: kind)
-        feed(&h)
-        return kind.rawValue + "-" + h.firstLane
-    }
+    /// The id of a spec whose canonical JSON `h` (begun by `hasher(kind:)`) has hashed.
+    static func id(kind: TaskKind, _ h: ContentHasher) -> String { kind.rawValue + "-" + h.firstLane }
 
+    /// A hasher to feed a spec's canonical JSON to, for `id(kind:_:)`.
     static func hasher(kind: TaskKind) -> ContentHasher {
         var h = ContentHasher()
         h.add(kind.rawValue + "\u{1E}")

@@ -20,9 +20,14 @@ struct TrialIDs {
 
     /// The trial's id and its parent's (`newParent` the first time that parent is seen).
     mutating func ids(_ t: TrialSpec) -> (trial: String, parent: String, newParent: Bool) {
-        let known = parents[t.parent]
-        let parent = known ?? { let json = TaskSpec.canonicalJSON(t.parent); return (json, TaskSpec.id(kind: .parent) { $0.add(json) }) }()
-        if known == nil { parents[t.parent] = parent }
+        let newParent = parents[t.parent] == nil
+        if newParent {
+            let json = TaskSpec.canonicalJSON(t.parent)
+            var h = TaskSpec.hasher(kind: .parent)
+            h.add(json)
+            parents[t.parent] = (json, TaskSpec.id(kind: .parent, h))
+        }
+        let parent = parents[t.parent]!
         // JSONEncoder's .sortedKeys order (UTF-8 bytes); kd absent when nil
         let head = [Self.piece("{\"finetune\":", t.finetune, &settings),
                     t.kd.map { Self.piece(",\"kd\":", $0, &kds) } ?? "",
@@ -33,17 +38,17 @@ struct TrialIDs {
                     Self.piece(",\"teacher\":", t.teacher, &teachers),
                     Self.piece(",\"threads\":", t.threads, &threads), "}"]
         // neighbouring points differ in the ratio or teacher only: the head's hash is usually the last one's
-        if head != lastHead.pieces { lastHead = (head, Self.hashed(head)) }
-        return (TaskSpec.id(kind: .trial, after: lastHead.state) { h in for p in tail { h.add(p) } }, parent.id, known == nil)
+        if head != lastHead.pieces {
+            var h = TaskSpec.hasher(kind: .trial)
+            for p in head { h.add(p) }
+            lastHead = (head, h)
+        }
+        var h = lastHead.state
+        for p in tail { h.add(p) }
+        return (TaskSpec.id(kind: .trial, h), parent.id, newParent)
     }
 
     private var lastHead: (pieces: [String], state: ContentHasher) = ([], ContentHasher())
-
-    private static func hashed(_ head: [String]) -> ContentHasher {
-        var h = TaskSpec.hasher(kind: .trial)
-        for p in head { h.add(p) }
-        return h
-    }
 
     /// `key` and the value's canonical JSON, encoded the first time only.
     private static func piece<T: Encodable & Hashable>(_ key: String, _ value: T, _ cache: inout [T: String]) -> String {

@@ -23,17 +23,15 @@ public struct ImageDataset: Sendable {
     /// The examples at `indices`, packed contiguously (a batch).
     public func gather(_ indices: ArraySlice<Int>) -> (images: [Float], labels: [Int32]) {
         let f = featureCount
-        var x = [Float](repeating: 0, count: indices.count * f)
-        var y = [Int32](repeating: 0, count: indices.count)
-        images.withUnsafeBufferPointer { src in
-            x.withUnsafeMutableBufferPointer { dst in
+        let x = [Float](unsafeUninitializedCapacity: indices.count * f) { dst, count in
+            images.withUnsafeBufferPointer { src in
                 for (row, i) in indices.enumerated() {
-                    (dst.baseAddress! + row * f).update(from: src.baseAddress! + i * f, count: f)
-                    y[row] = labels[i]
+                    (dst.baseAddress! + row * f).initialize(from: src.baseAddress! + i * f, count: f)
                 }
             }
+            count = indices.count * f
         }
-        return (x, y)
+        return (x, indices.map { labels[$0] })
     }
 
     public func subset(_ n: Int) -> ImageDataset {

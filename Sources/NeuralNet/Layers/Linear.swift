@@ -18,11 +18,10 @@ public final class Linear: Layer {
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let b = x.shape[0]
         precondition(x.count == b * inputs)
-        var y = Tensor(zeros: [b, outputs])
-        y.data.withUnsafeMutableBufferPointer { yp in
-            for r in 0..<b { (yp.baseAddress! + r * outputs).update(from: bias.value.baseAddress!, count: outputs) }
+        let y = Tensor(uninitialized: [b, outputs]) { yp in
+            for r in 0..<b { (yp + r * outputs).update(from: bias.value.baseAddress!, count: outputs) }
             x.data.withUnsafeBufferPointer { xp in
-                gemm(false, true, m: b, n: outputs, k: inputs, xp.baseAddress!, weight.value.baseAddress!, yp.baseAddress!, beta: 1)
+                gemm(false, true, m: b, n: outputs, k: inputs, xp.baseAddress!, weight.value.baseAddress!, yp, beta: 1)
             }
         }
         if training { self.x = x }
@@ -33,20 +32,22 @@ public final class Linear: Layer {
     public func backward(_ dy: Tensor) -> Tensor {
         guard let x else { fatalError("Linear.backward before a training forward") }
         let b = x.shape[0]
-        var dx = Tensor(zeros: computesInputGrad ? x.shape : [0])
+        let db = bias.grad.baseAddress!
         dy.data.withUnsafeBufferPointer { dyp in
             x.data.withUnsafeBufferPointer { xp in
                 gemm(true, false, m: outputs, n: inputs, k: b, dyp.baseAddress!, xp.baseAddress!, weight.grad.baseAddress!, beta: 1)
             }
             for r in 0..<b {
-                for o in 0..<outputs { bias.grad[o] += dyp[r * outputs + o] }
-            }
-            guard computesInputGrad else { return }
-            dx.data.withUnsafeMutableBufferPointer { dxp in
-                gemm(false, false, m: b, n: inputs, k: outputs, dyp.baseAddress!, weight.value.baseAddress!, dxp.baseAddress!)
+                let row = dyp.baseAddress! + r * outputs
+                for o in 0..<outputs { db[o] += row[o] }
             }
         }
         self.x = nil
-        return dx
+        guard computesInputGrad else { return Tensor(zeros: [0]) }
+        return Tensor(uninitialized: x.shape) { dxp in
+            dy.data.withUnsafeBufferPointer { dyp in
+                gemm(false, false, m: b, n: inputs, k: outputs, dyp.baseAddress!, weight.value.baseAddress!, dxp)
+            }
+        }
     }
 }

@@ -114,8 +114,10 @@ func trainEpoch(_ model: Model, on data: ImageDataset, optimizer: SGD, batchSize
                 hs[t] = countCorrect(logits, y[...])
             }
         }}
+        let sum = model.store.grads.baseAddress!
         for w in workers.dropFirst() {
-            for i in 0..<model.store.count { model.store.grads[i] += w.store.grads[i] }
+            let part = w.store.grads.baseAddress!
+            for i in 0..<model.store.count { sum[i] += part[i] }
         }
         total += lossSums.reduce(0, +)
         correct += hits.reduce(0, +)

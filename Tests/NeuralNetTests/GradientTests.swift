@@ -111,32 +111,45 @@ final class GradientTests: XCTestCase {
         checkLayerKeepingValues(bn, store: store, input: random([3, 2, 5, 17]))
     }
 
-    /// Wide layers take the matrix-product kernel: finite differences, and the
-    /// direct kernel's outputs and gradients on the same weights.
-    func testConv2dMatrixProductKernel() {
-        let wide = Conv2d("c", 64, 128, kernel: 3, stride: 2, padding: 1)
-        XCTAssertTrue(wide.usesGEMM)
-        checkLayer(wide, input: random([64, 5, 4, 3]), samples: 15)
-        let gemm = Conv2d("c", 64, 128, kernel: 3, padding: 1, bias: false), direct = Conv2d("c", 2, 3, kernel: 3)
-        XCTAssertFalse(direct.usesGEMM)
-        // the same layer through the direct kernel: ps_conv_* on gemm's own weights
-        let store = ParameterStore(gemm.parameters)
+    /// Wide layers take a matrix-product kernel: Winograd's F(2x2, 3x3) for 3x3, stride 1,
+    /// padding 1 on even planes (im2col on odd ones), im2col otherwise. Each against finite
+    /// differences, and against the direct kernel's outputs and gradients on the same weights.
+    func testConv2dMatrixProductKernels() {
+        let strided = Conv2d("c", 64, 128, kernel: 3, stride: 2, padding: 1)
+        XCTAssertEqual(strided.method, .im2col)
+        checkLayer(strided, input: random([64, 5, 4, 3]), samples: 15)
+        let tiled = Conv2d("c", 64, 128, kernel: 3, padding: 1)
+        XCTAssertEqual(tiled.method, .winograd)
+        checkLayer(tiled, input: random([64, 4, 6, 3]), samples: 15)
+        XCTAssertEqual(Conv2d("c", 2, 3, kernel: 3).method, .direct)
+        for (method, h, w, bias) in [(Conv2d.Method.im2col, 6, 5, false), (.winograd, 6, 4, true), (.winograd, 2, 2, false), (.winograd, 5, 4, true)] {
+            let layer = Conv2d("c", 64, 128, kernel: 3, padding: 1, bias: bias)
+            layer.method = method
+            compareWithDirectKernel(layer, x: random([64, h, w, 17]), dy: random([128, h, w, 17]), "\(method) \(h)x\(w)")
+        }
+    }
+
+    /// The same layer's outputs and gradients through ps_conv_* on its own weights, to 1e-4 relative.
+    func compareWithDirectKernel(_ layer: Conv2d, x: Tensor, dy: Tensor, _ label: String) {
+        let store = ParameterStore(layer.parameters)
         defer { withExtendedLifetime(store) {} }
         store.initialize(seed: 7)
-        let x = random([64, 6, 5, 17]), dy = random([128, 6, 5, 17])
-        var s = ps_conv_shape(batch: 17, inChannels: 64, height: 6, width: 5, outChannels: 128, outHeight: 6, outWidth: 5, kernel: 3, stride: 1, padding: 1)
-        let zeros = [Float](repeating: 0, count: 128)
+        let (c, h, w, b, o) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3], dy.shape[0])
+        var s = ps_conv_shape(batch: Int64(b), inChannels: Int64(c), height: Int64(h), width: Int64(w), outChannels: Int64(o),
+                              outHeight: Int64(h), outWidth: Int64(w), kernel: 3, stride: 1, padding: 1)
+        let bias = layer.bias.map(\.values) ?? [Float](repeating: 0, count: o)
         var yDirect = [Float](repeating: 0, count: dy.count), dxDirect = [Float](repeating: 0, count: x.count)
-        var dwDirect = [Float](repeating: 0, count: gemm.weight.count), db = zeros
-        ps_conv_forward(&s, x.data, gemm.weight.value.baseAddress!, zeros, &yDirect)
-        ps_conv_backward_input(&s, dy.data, gemm.weight.value.baseAddress!, &dxDirect)
-        ps_conv_backward_weight(&s, x.data, dy.data, &dwDirect, &db)
+        var dwDirect = [Float](repeating: 0, count: layer.weight.count), dbDirect = [Float](repeating: 0, count: o)
+        ps_conv_forward(&s, x.data, layer.weight.value.baseAddress!, bias, &yDirect)
+        ps_conv_backward_input(&s, dy.data, layer.weight.value.baseAddress!, &dxDirect)
+        ps_conv_backward_weight(&s, x.data, dy.data, &dwDirect, &dbDirect)
         store.zeroGrads()
-        let y = gemm.forward(x, training: true), dx = gemm.backward(dy)
+        let y = layer.forward(x, training: true), dx = layer.backward(dy)
         func maxDiff(_ a: [Float], _ b: [Float]) -> Float { zip(a, b).map { abs($0 - $1) / max(1, abs($1)) }.max()! }
-        XCTAssertLessThan(maxDiff(y.data, yDirect), 1e-4)
-        XCTAssertLessThan(maxDiff(dx.data, dxDirect), 1e-4)
-        XCTAssertLessThan(maxDiff(Array(gemm.weight.grad), dwDirect), 1e-4)
+        XCTAssertLessThan(maxDiff(y.data, yDirect), 1e-4, label)
+        XCTAssertLessThan(maxDiff(dx.data, dxDirect), 1e-4, label)
+        XCTAssertLessThan(maxDiff(Array(layer.weight.grad), dwDirect), 1e-4, label)
+        if let bias = layer.bias { XCTAssertLessThan(maxDiff(bias.grad.map { $0 }, dbDirect), 1e-4, label) }
     }
 
     /// The direct kernels' register blocks for 16 and for 32 vector registers add

@@ -33,6 +33,21 @@ void ps_im2col_rows(const ps_conv_shape *s, const float *x, int64_t oh0, int64_t
 // dx += the adjoint of ps_im2col_rows applied to col (input gradient from dcol = weight^T x dy).
 void ps_col2im_rows(const ps_conv_shape *s, const float *col, int64_t oh0, int64_t rows, float *dx);
 
+// Winograd F(2x2, 3x3) for 3x3 convolutions with stride 1 and padding 1 on even H and W
+// (winograd.c), a band of tile rows [ty0, ty0 + tyn) at a time, n = tyn * W/2 * B columns:
+// U [16][O][C] (flip: [16][C][O], the kernel of dL/dx) from weight [O][C][3][3];
+void ps_wino_weights(const float *weight, int64_t O, int64_t C, int flip, float *U);
+// V [16][C][n] from x [C][H][W][B];
+void ps_wino_input(const float *x, int64_t C, int64_t H, int64_t W, int64_t B, int64_t ty0, int64_t tyn, float *V);
+// the band's rows of y [O][H][W][B] from M [16][O][n] = U V per point, plus bias[o] (bias may be NULL);
+void ps_wino_output(const float *M, int64_t O, int64_t H, int64_t W, int64_t B, int64_t ty0, int64_t tyn,
+                    const float *bias, float *y);
+// D [16][O][n] from dy [O][H][W][B];
+void ps_wino_grad_output(const float *dy, int64_t O, int64_t H, int64_t W, int64_t B, int64_t ty0, int64_t tyn,
+                         float *D);
+// dweight [O][C][3][3] += the weight gradient from P [16][O][C] = sum over bands of D V^T per point.
+void ps_wino_weight_grad(const float *P, int64_t O, int64_t C, float *dweight);
+
 // The convolutions' register blocks: 1 those for 32 vector registers (AVX-512), 0 for 16;
 // chosen from the CPU at first use. For tests: the sums are the same bits either way.
 void ps_set_wide_registers(int on);

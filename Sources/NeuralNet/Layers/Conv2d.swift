@@ -1,10 +1,12 @@
 import CKernels
 
 /// 2-D convolution (cross-correlation, as PyTorch) on the batch-innermost
-/// layout, by one of two kernels chosen by measurement (bench/train-throughput):
+/// layout, by one of three kernels chosen by measurement (bench/train-throughput):
 /// up to 64 x 64 channels (LeNet5, resnet20, every first layer) directly, 16
-/// images per vector step (CKernels); wider ones as a matrix product with sgemm
-/// over a band of output rows copied tap by tap (im2col), where BLAS runs near its peak.
+/// images per vector step (CKernels); wider 3x3 ones with stride 1 and padding 1
+/// on even planes by Winograd's F(2x2, 3x3), 16 matrix products with 2.25x fewer
+/// multiplies (winograd.c); other wide ones as a matrix product with sgemm over
+/// a band of output rows copied tap by tap (im2col), where BLAS runs near its peak.
 /// x [C, H, W, B] -> y [O, OH, OW, B]; W [O, C, k, k] (PyTorch layout), b [O]
 /// (none when a BatchNorm follows, as in torchvision's ResNets);
 /// OH = (H + 2 pad - k) / stride + 1.
@@ -14,8 +16,9 @@ public final class Conv2d: Layer {
     let inChannels: Int, outChannels: Int, kernel: Int, stride: Int, padding: Int
     /// False for the first layer: nobody needs dLoss/dImage.
     public var computesInputGrad = true
-    /// The matrix-product kernel (see above).
-    let usesGEMM: Bool
+    enum Method { case direct, im2col, winograd }
+    /// The kernel (see above); tests set it to compare kernels on one layer.
+    var method: Method
     private var x: Tensor?
     /// Stand-ins for a missing bias: zeros in, a gradient nobody reads out.
     private lazy var noBias = [Float](repeating: 0, count: outChannels)
@@ -25,7 +28,8 @@ public final class Conv2d: Layer {
                 bias: Bool = true, initializer: Parameter.Initializer = .uniform) {
         self.inChannels = inChannels; self.outChannels = outChannels
         self.kernel = kernel; self.stride = stride; self.padding = padding
-        usesGEMM = inChannels * outChannels >= Conv2d.gemmChannelProduct
+        method = inChannels * outChannels < Conv2d.gemmChannelProduct ? .direct
+            : kernel == 3 && stride == 1 && padding == 1 ? .winograd : .im2col
         let fanIn = inChannels * kernel * kernel
         weight = Parameter(name: "\(name).weight", shape: [outChannels, inChannels, kernel, kernel], fanIn: fanIn, initializer: initializer)
         let biasInit: Parameter.Initializer = if case .kaimingNormal = initializer { .constant(0) } else { .uniform }
@@ -55,10 +59,19 @@ public final class Conv2d: Layer {
     /// faster all direct, vgg11_bn (64 x 128 and up) 1.9x faster with sgemm from 64 x 128 on.
     static let gemmChannelProduct = 64 * 128
 
+    /// The kernel for input x: Winograd's tiles need even planes.
+    private func method(for s: ps_conv_shape) -> Method {
+        method == .winograd && (s.height % 2 != 0 || s.width % 2 != 0) ? .im2col : method
+    }
+
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         var s = shape(of: x)
         let y = Tensor(uninitialized: [outChannels, Int(s.outHeight), Int(s.outWidth), Int(s.batch)]) { y in
-            if usesGEMM { gemmForward(&s, x, y); return }
+            switch method(for: s) {
+            case .winograd: winogradForward(s, x, y); return
+            case .im2col: gemmForward(&s, x, y); return
+            case .direct: break
+            }
             if let bias { ps_conv_forward(&s, x.data, weight.value.baseAddress!, bias.value.baseAddress!, y) }
             else { ps_conv_forward(&s, x.data, weight.value.baseAddress!, noBias, y) }
         }
@@ -71,7 +84,11 @@ public final class Conv2d: Layer {
         guard let x else { fatalError("Conv2d.backward before a training forward") }
         var s = shape(of: x)
         if s.batch == 0 { self.x = nil; return x }   // an empty shard of a batch
-        if usesGEMM { return gemmBackward(&s, x, dy) }
+        switch method(for: s) {
+        case .winograd: return winogradBackward(s, x, dy)
+        case .im2col: return gemmBackward(&s, x, dy)
+        case .direct: break
+        }
         if let bias { ps_conv_backward_weight(&s, x.data, dy.data, weight.grad.baseAddress!, bias.grad.baseAddress!) }
         else { ps_conv_backward_weight(&s, x.data, dy.data, weight.grad.baseAddress!, &noBiasGrad) }
         self.x = nil
@@ -125,5 +142,76 @@ public final class Conv2d: Layer {
         }
         self.x = nil
         return dx
+    }
+
+    // MARK: the Winograd kernel
+    // Per band of tile rows (n = rows * W/2 * B columns) and point xi of the 4x4 domain:
+    // forward M[xi] [O, n] = U[xi] [O, C] V[xi] [C, n]; weight gradient P[xi] [O, C] += D[xi] [O, n] V[xi]^T;
+    // input gradient M'[xi] [C, n] = U'[xi] [C, O] V'[xi] [O, n], V' from dy. Shapes in winograd.c.
+
+    /// Tile rows per band: the larger transformed band stays within 16 MiB.
+    private func tileRows(_ s: ps_conv_shape) -> Int {
+        let perRow = 16 * max(inChannels, outChannels) * Int(s.width / 2 * s.batch)
+        return max(1, min(Int(s.height / 2), (1 << 22) / max(1, perRow)))
+    }
+
+    /// U [16, O, C], or with flip U' [16, C, O]; the caller deallocates.
+    private func winogradWeights(flip: Bool) -> UnsafeMutablePointer<Float> {
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 16 * outChannels * inChannels)
+        ps_wino_weights(weight.value.baseAddress!, Int64(outChannels), Int64(inChannels), flip ? 1 : 0, u)
+        return u
+    }
+
+    /// y [O, H, W, B] = conv(x) + bias: per band, V from x, the 16 products, y from M.
+    private func winogradForward(_ s: ps_conv_shape, _ x: Tensor, _ y: UnsafeMutablePointer<Float>) {
+        let (c, o) = (inChannels, outChannels)
+        let u = winogradWeights(flip: false)
+        let band = tileRows(s), columns = band * Int(s.width / 2 * s.batch)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * columns), m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * columns)
+        defer { u.deallocate(); v.deallocate(); m.deallocate() }
+        for ty0 in Swift.stride(from: 0, to: Int(s.height / 2), by: band) {
+            let rows = min(band, Int(s.height / 2) - ty0), n = rows * Int(s.width / 2 * s.batch)
+            ps_wino_input(x.data, s.inChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), v)
+            for xi in 0..<16 { gemm(false, false, m: o, n: n, k: c, u + xi * o * c, v + xi * c * n, m + xi * o * n) }
+            ps_wino_output(m, s.outChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), bias?.value.baseAddress, y)
+        }
+    }
+
+    /// dW += G^T (sum over tiles of D . V) G per channel pair, db += sum of dy; dx by the forward
+    /// kernel on dy with U' (the flipped, transposed weights).
+    private func winogradBackward(_ s: ps_conv_shape, _ x: Tensor, _ dy: Tensor) -> Tensor {
+        let (c, o) = (inChannels, outChannels)
+        let band = tileRows(s), columns = band * Int(s.width / 2 * s.batch)
+        let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * max(c, o) * columns)
+        let d = UnsafeMutablePointer<Float>.allocate(capacity: 16 * max(c, o) * columns)
+        let p = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
+        defer { v.deallocate(); d.deallocate(); p.deallocate() }
+        dy.data.withUnsafeBufferPointer { g in
+            if let bias {
+                let plane = Int(s.height * s.width * s.batch)
+                for k in 0..<o { bias.grad[k] += Float(channelSum(g.baseAddress! + k * plane, plane) { $0 }) }
+            }
+            for ty0 in Swift.stride(from: 0, to: Int(s.height / 2), by: band) {
+                let rows = min(band, Int(s.height / 2) - ty0), n = rows * Int(s.width / 2 * s.batch)
+                ps_wino_input(x.data, s.inChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), v)
+                ps_wino_grad_output(g.baseAddress!, s.outChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), d)
+                for xi in 0..<16 {
+                    gemm(false, true, m: o, n: c, k: n, d + xi * o * n, v + xi * c * n, p + xi * o * c, beta: ty0 == 0 ? 0 : 1)
+                }
+            }
+        }
+        ps_wino_weight_grad(p, Int64(o), Int64(c), weight.grad.baseAddress!)
+        self.x = nil
+        guard computesInputGrad else { return Tensor(zeros: [0]) }
+        let u = winogradWeights(flip: true)
+        defer { u.deallocate() }
+        return Tensor(uninitialized: x.shape) { dx in
+            for ty0 in Swift.stride(from: 0, to: Int(s.height / 2), by: band) {
+                let rows = min(band, Int(s.height / 2) - ty0), n = rows * Int(s.width / 2 * s.batch)
+                ps_wino_input(dy.data, s.outChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), v)
+                for xi in 0..<16 { gemm(false, false, m: c, n: n, k: o, u + xi * c * o, v + xi * o * n, d + xi * c * n) }
+                ps_wino_output(d, s.inChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), nil, dx)
+            }
+        }
     }
 }

@@ -126,9 +126,7 @@ public final class Conv2d: Layer {
         var col = [Float](repeating: 0, count: taps * band * rowLength)
         var dx = computesInputGrad ? Tensor(zeros: x.shape) : Tensor(zeros: [0])
         dy.data.withUnsafeBufferPointer { g in
-            if let bias {
-                for o in 0..<outChannels { bias.grad[o] += Float(channelSum(g.baseAddress! + o * plane, plane) { $0 }) }
-            }
+            addBiasGradient(g, plane: plane)
             for oh0 in Swift.stride(from: 0, to: Int(s.outHeight), by: band) {
                 let rows = min(band, Int(s.outHeight) - oh0), n = rows * rowLength, d = g.baseAddress! + oh0 * rowLength
                 col.withUnsafeMutableBufferPointer { c in
@@ -144,6 +142,12 @@ public final class Conv2d: Layer {
         return dx
     }
 
+    /// db += the sum of dy over pixels and images, per output channel (dy [O, plane]).
+    private func addBiasGradient(_ dy: UnsafeBufferPointer<Float>, plane: Int) {
+        guard let bias else { return }
+        for o in 0..<outChannels { bias.grad[o] += Float(channelSum(dy.baseAddress! + o * plane, plane) { $0 }) }
+    }
+
     // MARK: the Winograd kernel
     // Per band of tile rows (n = rows * W/2 * B columns) and point xi of the 4x4 domain:
     // forward M[xi] [O, n] = U[xi] [O, C] V[xi] [C, n]; weight gradient P[xi] [O, C] += D[xi] [O, n] V[xi]^T;
@@ -153,6 +157,15 @@ public final class Conv2d: Layer {
     private func tileRows(_ s: ps_conv_shape) -> Int {
         let perRow = 16 * max(inChannels, outChannels) * Int(s.width / 2 * s.batch)
         return max(1, min(Int(s.height / 2), (1 << 22) / max(1, perRow)))
+    }
+
+    /// body(first tile row, tile rows, columns n) for each band of tile rows, in order.
+    private func forEachTileBand(_ s: ps_conv_shape, _ body: (_ ty0: Int, _ rows: Int, _ n: Int) -> Void) {
+        let band = tileRows(s), tileRowCount = Int(s.height / 2)
+        for ty0 in Swift.stride(from: 0, to: tileRowCount, by: band) {
+            let rows = min(band, tileRowCount - ty0)
+            body(ty0, rows, rows * Int(s.width / 2 * s.batch))
+        }
     }
 
     /// U [16, O, C], or with flip U' [16, C, O]; the caller deallocates.
@@ -166,11 +179,10 @@ public final class Conv2d: Layer {
     private func winogradForward(_ s: ps_conv_shape, _ x: Tensor, _ y: UnsafeMutablePointer<Float>) {
         let (c, o) = (inChannels, outChannels)
         let u = winogradWeights(flip: false)
-        let band = tileRows(s), columns = band * Int(s.width / 2 * s.batch)
+        let columns = tileRows(s) * Int(s.width / 2 * s.batch)
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * c * columns), m = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * columns)
         defer { u.deallocate(); v.deallocate(); m.deallocate() }
-        for ty0 in Swift.stride(from: 0, to: Int(s.height / 2), by: band) {
-            let rows = min(band, Int(s.height / 2) - ty0), n = rows * Int(s.width / 2 * s.batch)
+        forEachTileBand(s) { ty0, rows, n in
             ps_wino_input(x.data, s.inChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), v)
             for xi in 0..<16 { gemm(false, false, m: o, n: n, k: c, u + xi * o * c, v + xi * c * n, m + xi * o * n) }
             ps_wino_output(m, s.outChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), bias?.value.baseAddress, y)
@@ -181,18 +193,14 @@ public final class Conv2d: Layer {
     /// kernel on dy with U' (the flipped, transposed weights).
     private func winogradBackward(_ s: ps_conv_shape, _ x: Tensor, _ dy: Tensor) -> Tensor {
         let (c, o) = (inChannels, outChannels)
-        let band = tileRows(s), columns = band * Int(s.width / 2 * s.batch)
+        let columns = tileRows(s) * Int(s.width / 2 * s.batch)
         let v = UnsafeMutablePointer<Float>.allocate(capacity: 16 * max(c, o) * columns)
         let d = UnsafeMutablePointer<Float>.allocate(capacity: 16 * max(c, o) * columns)
         let p = UnsafeMutablePointer<Float>.allocate(capacity: 16 * o * c)
         defer { v.deallocate(); d.deallocate(); p.deallocate() }
         dy.data.withUnsafeBufferPointer { g in
-            if let bias {
-                let plane = Int(s.height * s.width * s.batch)
-                for k in 0..<o { bias.grad[k] += Float(channelSum(g.baseAddress! + k * plane, plane) { $0 }) }
-            }
-            for ty0 in Swift.stride(from: 0, to: Int(s.height / 2), by: band) {
-                let rows = min(band, Int(s.height / 2) - ty0), n = rows * Int(s.width / 2 * s.batch)
+            addBiasGradient(g, plane: Int(s.height * s.width * s.batch))
+            forEachTileBand(s) { ty0, rows, n in
                 ps_wino_input(x.data, s.inChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), v)
                 ps_wino_grad_output(g.baseAddress!, s.outChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), d)
                 for xi in 0..<16 {
@@ -206,8 +214,7 @@ public final class Conv2d: Layer {
         let u = winogradWeights(flip: true)
         defer { u.deallocate() }
         return Tensor(uninitialized: x.shape) { dx in
-            for ty0 in Swift.stride(from: 0, to: Int(s.height / 2), by: band) {
-                let rows = min(band, Int(s.height / 2) - ty0), n = rows * Int(s.width / 2 * s.batch)
+            forEachTileBand(s) { ty0, rows, n in
                 ps_wino_input(dy.data, s.outChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), v)
                 for xi in 0..<16 { gemm(false, false, m: c, n: n, k: o, u + xi * c * o, v + xi * o * n, d + xi * c * n) }
                 ps_wino_output(d, s.inChannels, s.height, s.width, s.batch, Int64(ty0), Int64(rows), nil, dx)

@@ -122,10 +122,13 @@ final class GradientTests: XCTestCase {
         XCTAssertEqual(tiled.method, .winograd)
         checkLayer(tiled, input: random([64, 4, 6, 3]), samples: 15)
         XCTAssertEqual(Conv2d("c", 2, 3, kernel: 3).method, .direct)
-        for (method, h, w, bias) in [(Conv2d.Method.im2col, 6, 5, false), (.winograd, 6, 4, true), (.winograd, 2, 2, false), (.winograd, 5, 4, true)] {
+        // (method, plane, bias, tile rows per band): one band, and bands of 1 and 2 of 3 or 4 tile rows
+        for (method, h, w, bias, band) in [(Conv2d.Method.im2col, 6, 5, false, 0), (.winograd, 6, 4, true, 0), (.winograd, 2, 2, false, 0),
+                                           (.winograd, 5, 4, true, 0), (.winograd, 6, 4, true, 1), (.winograd, 8, 6, false, 2)] {
             let layer = Conv2d("c", 64, 128, kernel: 3, padding: 1, bias: bias)
             layer.method = method
-            compareWithDirectKernel(layer, x: random([64, h, w, 17]), dy: random([128, h, w, 17]), "\(method) \(h)x\(w)")
+            if band > 0 { layer.winogradBandFloats = band * 16 * 128 * w / 2 * 17 }
+            compareWithDirectKernel(layer, x: random([64, h, w, 17]), dy: random([128, h, w, 17]), "\(method) \(h)x\(w) band \(band)")
         }
     }
 

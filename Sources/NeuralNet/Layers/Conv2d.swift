@@ -153,10 +153,13 @@ public final class Conv2d: Layer {
     // forward M[xi] [O, n] = U[xi] [O, C] V[xi] [C, n]; weight gradient P[xi] [O, C] += D[xi] [O, n] V[xi]^T;
     // input gradient M'[xi] [C, n] = U'[xi] [C, O] V'[xi] [O, n], V' from dy. Shapes in winograd.c.
 
-    /// Tile rows per band: the larger transformed band stays within 16 MiB.
+    /// Floats in the larger transformed band (16 MiB); tests lower it to take several bands.
+    var winogradBandFloats = 1 << 22
+
+    /// Tile rows per band: the larger transformed band stays within winogradBandFloats.
     private func tileRows(_ s: ps_conv_shape) -> Int {
         let perRow = 16 * max(inChannels, outChannels) * Int(s.width / 2 * s.batch)
-        return max(1, min(Int(s.height / 2), (1 << 22) / max(1, perRow)))
+        return max(1, min(Int(s.height / 2), winogradBandFloats / max(1, perRow)))
     }
 
     /// body(first tile row, tile rows, columns n) for each band of tile rows, in order.

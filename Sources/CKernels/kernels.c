@@ -160,6 +160,8 @@ CLONED void ps_conv_backward_input(const ps_conv_shape *s, const float *dy, cons
 #define WBLOCK3 6
 #define NARROW_TAPS 3
 #define NARROW_WBLOCK 2
+// ps_conv_backward_weight's switch has cases for TAPS x 1..WBLOCK and TAPS3 x 1..8 only
+_Static_assert(NARROW_TAPS == TAPS3 && NARROW_WBLOCK <= WBLOCK3 && WBLOCK3 <= 8, "no weight_taps case for a register block");
 
 // x with the padding written out as zeros, widened with zero columns so that
 // every tap block of every output pixel reads inside it: [C, hp, wp, B]
@@ -251,7 +253,7 @@ CLONED void ps_conv_backward_weight(const ps_conv_shape *s, const float *x, cons
                     for (int64_t kj0 = 0; kj0 < K; kj0 += taps) {
                         vf *p = part + ((c * K + ki) * kp + kj0) * O;
 #define CASE(T, J) case T * 16 + J: weight_taps(s, xp, hp, wp, dy, p, c, ki, kj0, o0, oy0, oy1, T, J); break;
-                        switch (taps * 16 + min64(wblock, O - o0)) {   // NARROW_TAPS x NARROW_WBLOCK is among the 3 x J
+                        switch (taps * 16 + min64(wblock, O - o0)) {   // the narrow block is among the 3 x J (asserted above)
                             CASE(TAPS, 1) CASE(TAPS, 2) CASE(TAPS, 3) CASE(TAPS, 4)
                             CASE(TAPS3, 1) CASE(TAPS3, 2) CASE(TAPS3, 3) CASE(TAPS3, 4)
                             CASE(TAPS3, 5) CASE(TAPS3, 6) CASE(TAPS3, 7) CASE(TAPS3, 8)
